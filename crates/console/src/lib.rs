@@ -1,0 +1,7 @@
+//! Switchyard's console core. For now: the `switchyard` command line over the
+//! telemetry store and the OTLP receiver, OTLP JSON files, and text rendering.
+#![forbid(unsafe_code)]
+
+pub mod cli;
+pub mod otlp_file;
+pub mod render;

@@ -1,0 +1,149 @@
+//! `cargo xtask <task>`: the one entry point for Switchyard's dev tasks.
+//! `.ci/run` calls `cargo xtask test`, so what passes here passes in CI.
+
+use std::process::Command;
+
+use anyhow::{Context as _, bail};
+
+const USAGE: &str = "\
+usage: cargo xtask <task>
+
+tasks:
+  test    install what the tests need (Debian packages), then fmt check,
+          clippy -D warnings, every test of the workspace, doc tests
+  run     build in release mode and run Switchyard: `switchyard serve`
+          with the OTLP receiver on 127.0.0.1:4317 (gRPC) and :4318 (HTTP)
+  bench   run the benchmarks whose figures the README quotes
+  fmt     format the workspace";
+
+/// Debian packages the tests need beyond a Rust toolchain and a C compiler.
+const TEST_PACKAGES: &[&str] = &[];
+
+fn main() -> anyhow::Result<()> {
+    let task = std::env::args().nth(1).unwrap_or_default();
+    match task.as_str() {
+        "test" => test(),
+        "run" => run(),
+        "bench" => bench(),
+        "fmt" => cargo(&["fmt", "--all"]),
+        "" | "-h" | "--help" | "help" => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        other => bail!("unknown task {other:?}\n\n{USAGE}"),
+    }
+}
+
+fn test() -> anyhow::Result<()> {
+    install_debian_packages(TEST_PACKAGES)?;
+    cargo(&["fmt", "--all", "--check"])?;
+    cargo(&[
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ])?;
+    if has_nextest() {
+        cargo(&["nextest", "run", "--workspace", "--no-fail-fast"])?;
+    } else {
+        cargo(&["test", "--workspace", "--no-fail-fast"])?;
+    }
+    cargo(&["test", "--workspace", "--doc"])
+}
+
+fn run() -> anyhow::Result<()> {
+    let mut args = vec![
+        "run",
+        "--release",
+        "--package",
+        "switchyard-console",
+        "--",
+        "serve",
+    ];
+    let extra: Vec<String> = std::env::args().skip(2).collect();
+    args.extend(extra.iter().map(String::as_str));
+    cargo(&args)
+}
+
+fn bench() -> anyhow::Result<()> {
+    cargo(&[
+        "bench",
+        "--package",
+        "switchyard-console",
+        "--bench",
+        "ingest",
+    ])?;
+    cargo(&[
+        "bench",
+        "--package",
+        "switchyard-resilience",
+        "--bench",
+        "breaker",
+    ])
+}
+
+fn cargo(args: &[&str]) -> anyhow::Result<()> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    eprintln!("xtask: cargo {}", args.join(" "));
+    let status = Command::new(&cargo)
+        .args(args)
+        .status()
+        .with_context(|| format!("cannot run {cargo}"))?;
+    if !status.success() {
+        bail!("cargo {} failed ({status})", args.join(" "));
+    }
+    Ok(())
+}
+
+fn has_nextest() -> bool {
+    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(["nextest", "--version"])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// Installs the Debian packages that are missing (as root or through sudo).
+fn install_debian_packages(packages: &[&str]) -> anyhow::Result<()> {
+    let missing: Vec<&str> = packages
+        .iter()
+        .copied()
+        .filter(|p| {
+            !Command::new("dpkg-query")
+                .args(["-W", "-f=${Status}", p])
+                .output()
+                .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("install ok installed"))
+        })
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    eprintln!("xtask: installing Debian packages: {}", missing.join(" "));
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+    let apt = |args: &[&str]| -> anyhow::Result<()> {
+        let mut command = if root {
+            Command::new("apt-get")
+        } else {
+            let mut sudo = Command::new("sudo");
+            sudo.arg("apt-get");
+            sudo
+        };
+        let status = command
+            .args(args)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .status()
+            .context("cannot run apt-get")?;
+        if !status.success() {
+            bail!("apt-get {} failed", args.join(" "));
+        }
+        Ok(())
+    };
+    apt(&["update", "-q"])?;
+    let mut install = vec!["install", "-y", "-q", "--no-install-recommends"];
+    install.extend(&missing);
+    apt(&install)
+}
