@@ -10,6 +10,10 @@ pub const STATE_METRIC: &str = "breaker.state";
 pub const CALLS_METRIC: &str = "breaker.calls";
 /// Gauge: failure rate in percent over the current window.
 pub const FAILURE_RATE_METRIC: &str = "breaker.failure_rate";
+/// Counter: calls that an observe-only breaker let through but would have
+/// rejected. Kept apart from `breaker.calls{breaker.outcome=rejected}` so that
+/// a dry run never looks like an outage.
+pub const WOULD_REJECT_METRIC: &str = "breaker.would_reject";
 
 /// Attribute: the breaker's name, on every breaker metric and event.
 pub const NAME: &str = "breaker.name";
@@ -24,6 +28,9 @@ pub const FROM: &str = "breaker.from";
 pub const TO: &str = "breaker.to";
 /// Attribute of the transition: a [`TransitionReason`].
 pub const REASON: &str = "breaker.reason";
+/// Boolean attribute of the transition: `true` when it happened in the
+/// automatic state machine underneath observe-only mode (nothing was enforced).
+pub const DRY_RUN: &str = "breaker.dry_run";
 
 string_enum! {
     /// A breaker's state; the automatic ones (closed, open, half-open) and the

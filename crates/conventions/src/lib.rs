@@ -8,7 +8,6 @@
 
 pub mod breaker;
 pub mod bulkhead;
-pub mod observe_only;
 pub mod ratelimit;
 pub mod resource;
 pub mod retry;

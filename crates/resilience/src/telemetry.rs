@@ -14,7 +14,6 @@ use opentelemetry::metrics::{Meter, ObservableCounter, ObservableGauge};
 use opentelemetry::{InstrumentationScope, KeyValue};
 use switchyard_conventions::breaker::{self as names, BreakerState, CallOutcome};
 use switchyard_conventions::bulkhead::{self as bulkhead_names, BulkheadOutcome};
-use switchyard_conventions::observe_only;
 use switchyard_conventions::ratelimit::{self as ratelimit_names, RateLimitOutcome};
 use switchyard_conventions::retry::{self as retry_names, RetryOutcome};
 
@@ -157,7 +156,7 @@ impl Telemetry {
                 }))
                 .build(),
             breaker_would_reject: meter
-                .u64_observable_counter(observe_only::BREAKER_WOULD_REJECT_METRIC)
+                .u64_observable_counter(names::WOULD_REJECT_METRIC)
                 .with_description("Calls an observe-only breaker let through but would have rejected")
                 .with_callback(callback(r, |s: &BreakerSample, o| {
                     o.observe(s.would_reject, &[breaker_name(s)]);

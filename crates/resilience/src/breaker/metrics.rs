@@ -4,7 +4,7 @@
 use opentelemetry::KeyValue;
 use opentelemetry::trace::TraceContextExt;
 use switchyard_conventions::breaker as names;
-use switchyard_conventions::observe_only::BREAKER_DRY_RUN;
+use switchyard_conventions::breaker::DRY_RUN as BREAKER_DRY_RUN;
 
 use super::Shared;
 use super::state::Transition;
