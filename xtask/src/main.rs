@@ -62,7 +62,8 @@ fn run() -> anyhow::Result<()> {
         "--",
         "serve",
     ];
-    let extra: Vec<String> = std::env::args().skip(2).collect();
+    // `cargo xtask run -- --db x` and `cargo xtask run --db x` both pass `--db x` on.
+    let extra: Vec<String> = std::env::args().skip(2).skip_while(|a| a == "--").collect();
     args.extend(extra.iter().map(String::as_str));
     cargo(&args)
 }

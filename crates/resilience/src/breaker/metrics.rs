@@ -4,7 +4,6 @@
 use opentelemetry::KeyValue;
 use opentelemetry::trace::TraceContextExt;
 use switchyard_conventions::breaker as names;
-use switchyard_conventions::breaker::DRY_RUN as BREAKER_DRY_RUN;
 
 use super::Shared;
 use super::state::Transition;
@@ -55,7 +54,7 @@ impl Shared {
                     KeyValue::new(names::REASON, t.reason.as_str()),
                 ];
                 if t.dry_run {
-                    attributes.push(KeyValue::new(BREAKER_DRY_RUN, true));
+                    attributes.push(KeyValue::new(names::DRY_RUN, true));
                 }
                 span.add_event(names::TRANSITION_EVENT, attributes);
             }
