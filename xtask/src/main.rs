@@ -16,8 +16,10 @@ tasks:
   bench   run the benchmarks whose figures the README quotes
   fmt     format the workspace";
 
-/// Debian packages the tests need beyond a Rust toolchain and a C compiler.
-const TEST_PACKAGES: &[&str] = &[];
+/// Debian packages the tests need beyond a Rust toolchain and a C compiler. The tests start
+/// their own private servers from them (testkit's `NatsServer` and `PostgresServer`), so
+/// nothing is left running and no test sees another's data.
+const TEST_PACKAGES: &[&str] = &["nats-server", "postgresql"];
 
 fn main() -> anyhow::Result<()> {
     let task = std::env::args().nth(1).unwrap_or_default();

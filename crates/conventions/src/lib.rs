@@ -8,6 +8,7 @@
 
 pub mod breaker;
 pub mod bulkhead;
+pub mod eventing;
 pub mod ratelimit;
 pub mod resource;
 pub mod retry;
