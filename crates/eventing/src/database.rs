@@ -165,6 +165,15 @@ impl Database {
         }
     }
 
+    /// `count` bind parameters from number `first`, comma-separated: `$3, $4, $5` (or
+    /// `?, ?, ?` on SQLite).
+    pub fn placeholders(&self, first: usize, count: usize) -> String {
+        (first..first + count)
+            .map(|n| self.placeholder(n))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
     /// Closes the connections (waits for them to be returned).
     pub async fn close(&self) {
         self.write.close().await;

@@ -6,11 +6,12 @@ use std::collections::HashSet;
 use std::time::{Duration, SystemTime};
 
 use serde_json::json;
-use support::Database;
 use support::bank::{Account, AccountEvent, Balances, BankCommand, BankError};
+use support::open;
 use switchyard_eventing::aggregate::{AsOf, Repository, Upcasters};
 use switchyard_eventing::cqrs::{CommandBus, CommandError, Projector, ReadModel};
 use switchyard_eventing::store::{ExpectedVersion, Metadata, NewEvent, StoreError, StreamAppend};
+use switchyard_testkit::{TestDatabase as Database, on_both_databases};
 
 on_both_databases!(
     appends_and_reads_in_order,
@@ -37,7 +38,7 @@ fn deposit(amount: i64) -> NewEvent {
 }
 
 async fn appends_and_reads_in_order(db: Database) {
-    let store = db.open().await;
+    let store = open(&db).await;
     assert_eq!(store.head_position().await.unwrap(), 0);
     let a = store
         .append(
@@ -97,8 +98,8 @@ async fn appends_and_reads_in_order(db: Database) {
 }
 
 async fn stale_writer_gets_a_conflict(db: Database) {
-    let first = db.open().await;
-    let second = db.open().await;
+    let first = open(&db).await;
+    let second = open(&db).await;
     first
         .append("account-a", ExpectedVersion::NoStream, vec![deposit(1)])
         .await
@@ -149,7 +150,7 @@ async fn stale_writer_gets_a_conflict(db: Database) {
 async fn concurrent_writers_never_overwrite(db: Database) {
     let mut writers = Vec::new();
     for writer in 0..4 {
-        let store = db.open().await;
+        let store = open(&db).await;
         writers.push(tokio::spawn(async move {
             let mut conflicts = 0;
             let mut written = 0;
@@ -175,7 +176,7 @@ async fn concurrent_writers_never_overwrite(db: Database) {
     for writer in writers {
         writer.await.unwrap();
     }
-    let store = db.open().await;
+    let store = open(&db).await;
     let events = store.read_stream("account-hot", 1, 1000).await.unwrap();
     assert_eq!(events.len(), 100);
     let versions: Vec<i64> = events.iter().map(|e| e.version).collect();
@@ -200,7 +201,7 @@ async fn concurrent_writers_never_overwrite(db: Database) {
 }
 
 async fn repeated_append_is_recognised(db: Database) {
-    let store = db.open().await;
+    let store = open(&db).await;
     let events = vec![deposit(1).with_id("e-1"), deposit(2).with_id("e-2")];
     let first = store
         .append("account-a", ExpectedVersion::NoStream, events.clone())
@@ -259,7 +260,7 @@ async fn repeated_append_is_recognised(db: Database) {
 }
 
 async fn multi_stream_append_is_all_or_nothing(db: Database) {
-    let store = db.open().await;
+    let store = open(&db).await;
     store
         .append("account-b", ExpectedVersion::NoStream, vec![deposit(1)])
         .await
@@ -334,7 +335,7 @@ async fn open_account(bus: &CommandBus<Account>, id: &str, deposits: &[i64]) -> 
 }
 
 async fn aggregate_rebuilds_with_snapshots(db: Database) {
-    let store = db.open().await;
+    let store = open(&db).await;
     let bus = CommandBus::new(Repository::<Account>::new(store.clone()));
     open_account(&bus, "a", &[10; 24]).await;
     let loaded = bus.repository().load("a").await.unwrap();
@@ -379,7 +380,7 @@ async fn aggregate_rebuilds_with_snapshots(db: Database) {
 }
 
 async fn old_event_versions_are_upcast(db: Database) {
-    let store = db.open().await;
+    let store = open(&db).await;
     // Written by an older release: `name` instead of `owner`, schema version 1.
     let old = NewEvent::new("AccountOpened", json!({ "type": "Opened", "name": "Ada" }));
     store
@@ -418,7 +419,7 @@ async fn old_event_versions_are_upcast(db: Database) {
 }
 
 async fn replay_to_a_point_in_time(db: Database) {
-    let store = db.open().await;
+    let store = open(&db).await;
     let bus = CommandBus::new(Repository::<Account>::new(store.clone()));
     open_account(&bus, "t", &[1, 2, 3]).await;
     tokio::time::sleep(Duration::from_millis(20)).await;
@@ -458,7 +459,7 @@ async fn replay_to_a_point_in_time(db: Database) {
 }
 
 async fn commands_validate_decide_and_answer_positions(db: Database) {
-    let store = db.open().await;
+    let store = open(&db).await;
     let bus = CommandBus::new(Repository::<Account>::new(store.clone()));
     let none = Metadata::new();
     let not_open = bus
@@ -535,7 +536,7 @@ async fn commands_validate_decide_and_answer_positions(db: Database) {
 }
 
 async fn repeated_command_is_answered_once(db: Database) {
-    let store = db.open().await;
+    let store = open(&db).await;
     let bus = CommandBus::new(Repository::<Account>::new(store.clone()));
     open_account(&bus, "r", &[]).await;
     let none = Metadata::new();
@@ -559,7 +560,7 @@ async fn repeated_command_is_answered_once(db: Database) {
 }
 
 async fn projection_builds_resumes_and_rebuilds(db: Database) {
-    let store = db.open().await;
+    let store = open(&db).await;
     let bus = CommandBus::new(Repository::<Account>::new(store.clone()));
     open_account(&bus, "p1", &[5, 5]).await;
     open_account(&bus, "p2", &[7]).await;
@@ -602,7 +603,7 @@ async fn projection_builds_resumes_and_rebuilds(db: Database) {
 
     // A second projector (a restarted process) resumes from the checkpoint.
     open_account(&bus, "p3", &[1]).await;
-    let resumed = Projector::new(db.open().await, Balances::default())
+    let resumed = Projector::new(open(&db).await, Balances::default())
         .await
         .unwrap();
     assert_eq!(resumed.lag().await.unwrap().events, 2);
@@ -617,7 +618,7 @@ async fn projection_builds_resumes_and_rebuilds(db: Database) {
 }
 
 async fn read_your_writes_waits_or_says_not_yet(db: Database) {
-    let store = db.open().await;
+    let store = open(&db).await;
     let bus = CommandBus::new(Repository::<Account>::new(store.clone()));
     let projector = Projector::new(store.clone(), Balances::default())
         .await
@@ -664,7 +665,7 @@ async fn read_your_writes_waits_or_says_not_yet(db: Database) {
 }
 
 async fn rebuild_as_of_a_past_position_compares_with_live(db: Database) {
-    let store = db.open().await;
+    let store = open(&db).await;
     let bus = CommandBus::new(Repository::<Account>::new(store.clone()));
     let early = open_account(&bus, "h1", &[4]).await;
     open_account(&bus, "h2", &[6]).await;
@@ -706,7 +707,7 @@ async fn rebuild_as_of_a_past_position_compares_with_live(db: Database) {
 }
 
 async fn reopened_store_keeps_everything(db: Database) {
-    let store = db.open().await;
+    let store = open(&db).await;
     store
         .append(
             "account-k",
@@ -717,7 +718,7 @@ async fn reopened_store_keeps_everything(db: Database) {
         .unwrap();
     store.save_checkpoint("outbox:test", 1).await.unwrap();
     store.close().await;
-    let reopened = db.open().await;
+    let reopened = open(&db).await;
     assert_eq!(reopened.head_position().await.unwrap(), 2);
     assert_eq!(reopened.checkpoint("outbox:test").await.unwrap(), 1);
     let next = reopened

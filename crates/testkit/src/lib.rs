@@ -3,11 +3,13 @@
 //! benchmark's standard request (512 spans, 10 attributes and 2 events each).
 #![forbid(unsafe_code)]
 
+mod database;
 mod nats;
 mod postgres;
 mod process;
 mod write_lock;
 
+pub use database::TestDatabase;
 pub use nats::NatsServer;
 pub use postgres::PostgresServer;
 pub use process::ServeProcess;
