@@ -29,6 +29,7 @@ on_both_databases!(
     step_timeout_and_saga_deadline_compensate,
     parallel_compensation_runs_together,
     concurrency_is_bounded,
+    starting_one_id_twice_runs_it_once,
 );
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -581,4 +582,29 @@ async fn concurrency_is_bounded(db: TestDatabase) {
         );
     }
     assert_eq!(most.load(Ordering::SeqCst), 2);
+}
+
+async fn starting_one_id_twice_runs_it_once(db: TestDatabase) {
+    let participants = Participants::new();
+    let orchestrator = orchestrator(&db, 16).await;
+    orchestrator
+        .register(checkout(&participants).build().unwrap())
+        .unwrap();
+    let input = json!({ "order": 1 });
+    let (first, second) = tokio::join!(
+        orchestrator.start_with_id("checkout", "order-1", input.clone()),
+        orchestrator.start_with_id("checkout", "order-1", input.clone()),
+    );
+    first.unwrap();
+    second.unwrap();
+    let done = orchestrator.wait("order-1", WAIT).await.unwrap();
+    assert_eq!(done.status, SagaStatus::Completed);
+    orchestrator
+        .start_with_id("checkout", "order-1", input)
+        .await
+        .unwrap();
+    assert_eq!(
+        participants.trail(),
+        ["reserve:forward", "charge:forward", "ship:forward"]
+    );
 }

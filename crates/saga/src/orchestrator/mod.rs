@@ -168,7 +168,13 @@ impl Orchestrator {
         if self.inner.log.instance(id).await?.is_some() {
             return Ok(());
         }
-        self.begin(definition, id, input).await
+        match self.begin(definition, id, input).await {
+            // Two starts of one id raced and the other won: the same outcome as a repeat.
+            Err(OrchestratorError::Log(_)) if self.inner.log.instance(id).await?.is_some() => {
+                Ok(())
+            }
+            other => other,
+        }
     }
 
     /// Logs the start of a new instance and spawns its executor.
