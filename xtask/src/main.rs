@@ -14,7 +14,8 @@ tasks:
   run     build in release mode and run Switchyard: `switchyard serve`
           with the OTLP receiver on 127.0.0.1:4317 (gRPC) and :4318 (HTTP)
   bench   run the benchmarks whose figures the README quotes
-  fmt     format the workspace";
+  fmt     format the workspace
+  proto   regenerate the control API's checked-in gRPC code from its .proto files";
 
 /// Debian packages the tests need beyond a Rust toolchain and a C compiler. The tests start
 /// their own private servers from them (testkit's `NatsServer` and `PostgresServer`), so
@@ -28,12 +29,30 @@ fn main() -> anyhow::Result<()> {
         "run" => run(),
         "bench" => bench(),
         "fmt" => cargo(&["fmt", "--all"]),
+        "proto" => proto(),
         "" | "-h" | "--help" | "help" => {
             println!("{USAGE}");
             Ok(())
         }
         other => bail!("unknown task {other:?}\n\n{USAGE}"),
     }
+}
+
+/// The control API's bootstrap test rewrites the generated code when it is stale (and
+/// fails); a second run then passes on the fresh code.
+fn proto() -> anyhow::Result<()> {
+    let bootstrap = [
+        "test",
+        "--package",
+        "switchyard-control-api",
+        "--test",
+        "bootstrap",
+    ];
+    if cargo(&bootstrap).is_err() {
+        cargo(&bootstrap)?;
+        eprintln!("xtask: regenerated crates/control-api/src/generated; review and commit it");
+    }
+    Ok(())
 }
 
 fn test() -> anyhow::Result<()> {
@@ -71,20 +90,17 @@ fn run() -> anyhow::Result<()> {
 }
 
 fn bench() -> anyhow::Result<()> {
-    cargo(&[
-        "bench",
-        "--package",
-        "switchyard-console",
-        "--bench",
-        "ingest",
-    ])?;
-    cargo(&[
-        "bench",
-        "--package",
-        "switchyard-resilience",
-        "--bench",
-        "breaker",
-    ])
+    let benches = [
+        ("switchyard-console", "ingest"),
+        ("switchyard-resilience", "breaker"),
+        ("switchyard-eventing", "store"),
+        ("switchyard-eventing", "bus"),
+        ("switchyard-saga", "saga"),
+    ];
+    for (package, bench) in benches {
+        cargo(&["bench", "--package", package, "--bench", bench])?;
+    }
+    Ok(())
 }
 
 fn cargo(args: &[&str]) -> anyhow::Result<()> {

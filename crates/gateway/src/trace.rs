@@ -1,0 +1,55 @@
+//! W3C trace context on proxied requests: continue the caller's trace (or start one),
+//! one server span per request, and pass the context on to the upstream.
+
+use http::HeaderMap;
+use http::header::{HeaderName, HeaderValue};
+use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
+use opentelemetry::trace::{SpanKind, TraceContextExt, Tracer};
+use opentelemetry::{Context, KeyValue, global};
+use opentelemetry_sdk::propagation::TraceContextPropagator;
+use switchyard_conventions::route;
+
+/// Starts the span of a request on `route`, child of the caller's context if any.
+pub(crate) fn start_span(headers: &HeaderMap, route_name: &str, method: &str) -> Context {
+    let parent = TraceContextPropagator::new().extract(&HeaderExtractor(headers));
+    let tracer = global::tracer("switchyard-gateway");
+    let span = tracer
+        .span_builder(route_name.to_owned())
+        .with_kind(SpanKind::Server)
+        .with_attributes([
+            KeyValue::new(route::NAME, route_name.to_owned()),
+            KeyValue::new("http.request.method", method.to_owned()),
+        ])
+        .start_with_context(&tracer, &parent);
+    parent.with_span(span)
+}
+
+/// Writes `cx` into the upstream request's headers (`traceparent`, `tracestate`).
+pub(crate) fn inject(cx: &Context, headers: &mut HeaderMap) {
+    TraceContextPropagator::new().inject_context(cx, &mut HeaderInjector(headers));
+}
+
+struct HeaderExtractor<'a>(&'a HeaderMap);
+
+impl Extractor for HeaderExtractor<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(|v| v.to_str().ok())
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(HeaderName::as_str).collect()
+    }
+}
+
+struct HeaderInjector<'a>(&'a mut HeaderMap);
+
+impl Injector for HeaderInjector<'_> {
+    fn set(&mut self, key: &str, value: String) {
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(key.as_bytes()),
+            HeaderValue::from_str(&value),
+        ) {
+            self.0.insert(name, value);
+        }
+    }
+}
