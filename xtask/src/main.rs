@@ -22,6 +22,9 @@ tasks:
 /// nothing is left running and no test sees another's data.
 const TEST_PACKAGES: &[&str] = &["nats-server", "postgresql"];
 
+/// Debian packages the benchmarks compare against (the gateway's bench runs nginx).
+const BENCH_PACKAGES: &[&str] = &["nginx"];
+
 fn main() -> anyhow::Result<()> {
     let task = std::env::args().nth(1).unwrap_or_default();
     match task.as_str() {
@@ -90,12 +93,14 @@ fn run() -> anyhow::Result<()> {
 }
 
 fn bench() -> anyhow::Result<()> {
+    install_debian_packages(BENCH_PACKAGES)?;
     let benches = [
         ("switchyard-console", "ingest"),
         ("switchyard-resilience", "breaker"),
         ("switchyard-eventing", "store"),
         ("switchyard-eventing", "bus"),
         ("switchyard-saga", "saga"),
+        ("switchyard-gateway", "proxy"),
     ];
     for (package, bench) in benches {
         cargo(&["bench", "--package", package, "--bench", bench])?;

@@ -47,6 +47,18 @@ pub enum Error {
         /// The route's name.
         name: String,
     },
+    /// No journal entry with that sequence number (never, or dropped as too old).
+    #[error("no journal entry #{seq}")]
+    UnknownJournalEntry {
+        /// The number asked for.
+        seq: u64,
+    },
+    /// The entry is the gateway's first configuration: there is nothing before it.
+    #[error("journal entry #{seq} is the first configuration: nothing to go back to")]
+    NothingBefore {
+        /// The number asked for.
+        seq: u64,
+    },
     /// A percentage above 100.
     #[error("{value} is not a percentage (0 to 100)")]
     Percent {

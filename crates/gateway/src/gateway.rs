@@ -2,7 +2,7 @@
 //! [`Gateway::apply`] (requests in flight finish on the configuration they started
 //! with), plus what outlives a swap: breakers, route counters and live weights.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -21,6 +21,7 @@ use crate::error::{ConfigError, Error, Result};
 use crate::forward::{self, Classifier, HttpClient};
 use crate::governor::{Decision, Governor};
 use crate::inventory::{InstanceState, RouteState, RouteTarget};
+use crate::journal::{self, ChangeSource, JOURNAL_CAPACITY, JournalEntry, Recorded, Snapshot};
 use crate::route::{Limiter, Matcher, Route, Target};
 use crate::split::SplitState;
 use crate::stats::RouteStats;
@@ -43,12 +44,26 @@ struct RouteShared {
 pub(crate) struct Shared {
     pub(crate) runtime: ArcSwap<Runtime>,
     pub(crate) client: HttpClient,
+    pub(crate) telemetry: crate::trace::Telemetry,
     registry: Registry,
     routes: Mutex<HashMap<String, Arc<RouteShared>>>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
-    /// One apply at a time, so that two cannot interleave their task restarts.
-    applying: Mutex<()>,
+    /// One change at a time (applies, live weights, reverts), so that two cannot
+    /// interleave their task restarts or journal entries. Holds the journal.
+    applying: Mutex<Journal>,
 }
+
+#[derive(Debug, Default)]
+struct Journal {
+    next_seq: u64,
+    entries: VecDeque<Recorded>,
+    /// The configuration running now (its live weights are read when needed, since
+    /// ramps and the governor move them without a journal entry).
+    current: Option<Arc<Snapshot>>,
+}
+
+/// Who made a change (the default for calls without one).
+const LOCAL: &str = "local";
 
 impl Drop for Shared {
     fn drop(&mut self) {
@@ -89,11 +104,15 @@ impl Gateway {
 
     /// A gateway whose instance breakers live in `registry` (shared with the agent's
     /// control API), named `upstream.{cluster}.{address}`.
+    ///
+    /// Spans and the `route.requests` counter go to the global tracer and meter
+    /// providers as they are now: install the exporters before building the gateway.
     pub fn with_registry(config: Config, registry: Registry) -> Result<Gateway> {
         let gateway = Gateway {
             shared: Arc::new(Shared {
                 runtime: ArcSwap::from_pointee(Runtime::default()),
                 client: forward::client(),
+                telemetry: crate::trace::Telemetry::from_globals(),
                 registry,
                 routes: Mutex::default(),
                 tasks: Mutex::default(),
@@ -106,29 +125,157 @@ impl Gateway {
 
     /// Checks `config` and, if it is good, makes it the running one at once; a bad one
     /// is refused and the running one stays. Requests in flight finish on the old one.
+    /// Journaled as made by `local` through the API.
     pub fn apply(&self, config: Config) -> Result<()> {
-        config.validate()?;
-        self.install(config)
+        self.apply_as(config, LOCAL, ChangeSource::Api)
     }
 
     /// Like [`apply`](Self::apply), from TOML: a refusal names the line.
     pub fn apply_toml(&self, source: &str) -> Result<()> {
-        let config = Config::from_toml(source)?;
-        self.install(config)
+        self.apply_toml_as(source, LOCAL, ChangeSource::Api)
     }
 
-    fn install(&self, config: Config) -> Result<()> {
-        let _one_at_a_time = self
-            .shared
+    /// [`apply`](Self::apply), journaled as made by `who` from `source`.
+    pub fn apply_as(&self, config: Config, who: &str, source: ChangeSource) -> Result<()> {
+        config.validate()?;
+        self.install(config, None, who, source)
+    }
+
+    /// [`apply_toml`](Self::apply_toml), journaled as made by `who` from `source`
+    /// (the diff is on the TOML text).
+    pub fn apply_toml_as(&self, text: &str, who: &str, source: ChangeSource) -> Result<()> {
+        let config = Config::from_toml(text)?;
+        self.install(config, Some(text.into()), who, source)
+    }
+
+    fn install(
+        &self,
+        config: Config,
+        toml: Option<Arc<str>>,
+        who: &str,
+        source: ChangeSource,
+    ) -> Result<()> {
+        let mut journal = self.lock_journal();
+        let before = self.snapshot(&journal);
+        self.swap(&config)?;
+        let after = Snapshot {
+            config,
+            toml,
+            live: self.live(),
+        };
+        self.record(&mut journal, who, source, before, after);
+        Ok(())
+    }
+
+    fn lock_journal(&self) -> std::sync::MutexGuard<'_, Journal> {
+        self.shared
             .applying
             .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Makes `config` the running one. The caller holds the journal lock.
+    fn swap(&self, config: &Config) -> Result<(), ConfigError> {
         let previous = self.shared.runtime.load_full();
-        let runtime = Arc::new(self.build(&config, &previous)?);
+        let runtime = Arc::new(self.build(config, &previous)?);
         self.shared.runtime.store(runtime.clone());
         self.forget_removed_breakers(&previous, &runtime);
-        self.restart_tasks(&config, &runtime);
+        self.restart_tasks(config, &runtime);
         Ok(())
+    }
+
+    /// Live (weight, shadow) of every split route.
+    fn live(&self) -> BTreeMap<String, (u8, u8)> {
+        self.shared
+            .runtime
+            .load()
+            .routes
+            .iter()
+            .filter_map(|route| match &route.target {
+                Target::Split { state, .. } => {
+                    Some((route.name.to_string(), (state.weight(), state.shadow())))
+                }
+                Target::Cluster(_) => None,
+            })
+            .collect()
+    }
+
+    /// The running state, to put back on revert.
+    fn snapshot(&self, journal: &Journal) -> Option<Snapshot> {
+        journal.current.as_ref().map(|current| Snapshot {
+            config: current.config.clone(),
+            toml: current.toml.clone(),
+            live: self.live(),
+        })
+    }
+
+    fn record(
+        &self,
+        journal: &mut Journal,
+        who: &str,
+        source: ChangeSource,
+        before: Option<Snapshot>,
+        after: Snapshot,
+    ) -> JournalEntry {
+        journal.next_seq += 1;
+        let entry = JournalEntry {
+            seq: journal.next_seq,
+            at: std::time::SystemTime::now(),
+            who: who.to_owned(),
+            source,
+            diff: journal::diff(before.as_ref(), &after),
+        };
+        tracing::info!(seq = entry.seq, who, source = %entry.source, "configuration changed");
+        if journal.entries.len() == JOURNAL_CAPACITY {
+            journal.entries.pop_front();
+        }
+        journal.entries.push_back(Recorded {
+            entry: entry.clone(),
+            before: before.map(Arc::new),
+        });
+        journal.current = Some(Arc::new(after));
+        entry
+    }
+
+    /// Every change kept (the last [`JOURNAL_CAPACITY`]), oldest first.
+    pub fn journal(&self) -> Vec<JournalEntry> {
+        self.lock_journal()
+            .entries
+            .iter()
+            .map(|r| r.entry.clone())
+            .collect()
+    }
+
+    /// Puts back the configuration and live weights as they were just before entry
+    /// `seq`, journaled as a new entry by `who`, which is returned.
+    pub fn revert(&self, seq: u64, who: &str) -> Result<JournalEntry> {
+        let mut journal = self.lock_journal();
+        let target = journal
+            .entries
+            .iter()
+            .find(|r| r.entry.seq == seq)
+            .ok_or(Error::UnknownJournalEntry { seq })?
+            .before
+            .clone()
+            .ok_or(Error::NothingBefore { seq })?;
+        let before = self.snapshot(&journal);
+        self.swap(&target.config)?;
+        let runtime = self.shared.runtime.load();
+        for route in &runtime.routes {
+            if let (Target::Split { state, .. }, Some(&(weight, shadow))) =
+                (&route.target, target.live.get(&*route.name))
+            {
+                state.set_weight(weight);
+                state.set_shadow(shadow);
+                state.set_rolled_back(false);
+            }
+        }
+        let after = Snapshot {
+            config: target.config.clone(),
+            toml: target.toml.clone(),
+            live: self.live(),
+        };
+        Ok(self.record(&mut journal, who, ChangeSource::Revert(seq), before, after))
     }
 
     fn build(&self, config: &Config, previous: &Runtime) -> Result<Runtime, ConfigError> {
@@ -364,15 +511,46 @@ impl Gateway {
 
     /// Sets the percentage of clients a split route sends to its new side.
     pub fn set_weight(&self, route: &str, percent: u8) -> Result<RouteState> {
-        let state = self.split_state(route, percent)?;
-        state.set_weight(percent);
-        state.set_rolled_back(false);
-        self.route(route)
+        self.set_weight_as(route, percent, LOCAL)
+    }
+
+    /// [`set_weight`](Self::set_weight), journaled as made by `who`.
+    pub fn set_weight_as(&self, route: &str, percent: u8, who: &str) -> Result<RouteState> {
+        self.set_live(route, percent, who, |state| {
+            state.set_weight(percent);
+            state.set_rolled_back(false);
+        })
     }
 
     /// Sets the percentage of a split route's requests shadowed to the other side.
     pub fn set_shadow(&self, route: &str, percent: u8) -> Result<RouteState> {
-        self.split_state(route, percent)?.set_shadow(percent);
+        self.set_shadow_as(route, percent, LOCAL)
+    }
+
+    /// [`set_shadow`](Self::set_shadow), journaled as made by `who`.
+    pub fn set_shadow_as(&self, route: &str, percent: u8, who: &str) -> Result<RouteState> {
+        self.set_live(route, percent, who, |state| state.set_shadow(percent))
+    }
+
+    fn set_live(
+        &self,
+        route: &str,
+        percent: u8,
+        who: &str,
+        change: impl FnOnce(&SplitState),
+    ) -> Result<RouteState> {
+        let mut journal = self.lock_journal();
+        let state = self.split_state(route, percent)?;
+        let before = self.snapshot(&journal);
+        change(&state);
+        if let Some(before) = before {
+            let after = Snapshot {
+                live: self.live(),
+                ..before.clone()
+            };
+            self.record(&mut journal, who, ChangeSource::Api, Some(before), after);
+        }
+        drop(journal);
         self.route(route)
     }
 

@@ -1,6 +1,7 @@
 //! One proxied request, from match to answer: route, span, auth, rate limit, side of a
 //! split, adapter, forward with timeout and retries, shadow, counters.
 
+use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -12,7 +13,7 @@ use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use opentelemetry::trace::{Status, TraceContextExt};
-use opentelemetry::{Context, KeyValue};
+use opentelemetry::{Context, KeyValue, StringValue};
 use serde_json::{Value, json};
 use switchyard_conventions::route as conv;
 
@@ -36,9 +37,26 @@ const MAX_BODY: usize = 16 << 20;
 /// What the span records about where the request went.
 #[derive(Debug, Default)]
 struct Trail {
-    target: Option<String>,
+    /// The side of a split (`legacy`/`new`) or the cluster's name.
+    target: Option<TrailTarget>,
     upstream: Option<SocketAddr>,
     weight: Option<u8>,
+}
+
+/// Where a request went, without copying the cluster's name per request.
+#[derive(Debug, Clone)]
+enum TrailTarget {
+    Side(&'static str),
+    Cluster(Arc<str>),
+}
+
+impl From<TrailTarget> for StringValue {
+    fn from(target: TrailTarget) -> Self {
+        match target {
+            TrailTarget::Side(side) => StringValue::from(side),
+            TrailTarget::Cluster(name) => StringValue::from(name),
+        }
+    }
 }
 
 pub(crate) async fn handle(
@@ -72,7 +90,12 @@ pub(crate) async fn handle(
         );
     };
     route.stats.request();
-    let cx = trace::start_span(&parts.headers, &route.name, parts.method.as_str());
+    let cx = trace::start_span(
+        &shared.telemetry.tracer,
+        &parts.headers,
+        &route.name,
+        parts.method.as_str(),
+    );
     let mut trail = Trail::default();
     let response = serve(&shared, route, parts, body, peer, &cx, &mut trail).await;
 
@@ -82,7 +105,20 @@ pub(crate) async fn handle(
         "http.response.status_code",
         i64::from(status.as_u16()),
     ));
-    if let Some(target) = trail.target {
+    // Answers given before a target was chosen (auth, rate limit) count as "none".
+    let chosen = trail.target.is_some();
+    let target = trail
+        .target
+        .map_or(StringValue::from("none"), StringValue::from);
+    shared.telemetry.requests.add(
+        1,
+        &[
+            KeyValue::new(conv::NAME, StringValue::from(route.name.clone())),
+            KeyValue::new(conv::TARGET, target.clone()),
+            KeyValue::new(trace::STATUS_CLASS, trace::status_class(status)),
+        ],
+    );
+    if chosen {
         span.set_attribute(KeyValue::new(conv::TARGET, target));
     }
     if let Some(weight) = trail.weight {
@@ -102,7 +138,7 @@ pub(crate) async fn handle(
 async fn serve(
     shared: &Shared,
     route: &Route,
-    parts: Parts,
+    mut parts: Parts,
     body: Incoming,
     peer: SocketAddr,
     cx: &Context,
@@ -150,22 +186,30 @@ async fn serve(
             return response;
         }
     }
-    let body = match Limited::new(body, MAX_BODY).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(e) => {
-            let status = if e.is::<http_body_util::LengthLimitError>() {
-                StatusCode::PAYLOAD_TOO_LARGE
-            } else {
-                StatusCode::BAD_REQUEST
-            };
-            return error(status, "cannot read the request body", json!({}));
+    // Most proxied requests (GETs) have no body: skip the collect machinery.
+    let body = if hyper::body::Body::is_end_stream(&body) {
+        Bytes::new()
+    } else {
+        match Limited::new(body, MAX_BODY).collect().await {
+            Ok(collected) => collected.to_bytes(),
+            Err(e) => {
+                let status = if e.is::<http_body_util::LengthLimitError>() {
+                    StatusCode::PAYLOAD_TOO_LARGE
+                } else {
+                    StatusCode::BAD_REQUEST
+                };
+                return error(status, "cannot read the request body", json!({}));
+            }
         }
     };
 
-    let mut base_headers = parts.headers.clone();
+    // The request's headers move to the upstream request (no copy); what is still
+    // needed from them (host, sticky key) is read from there.
+    let forwarded_host = request_host(&parts).and_then(|h| HeaderValue::from_str(h).ok());
+    let mut base_headers = std::mem::take(&mut parts.headers);
     headers::strip_hop_by_hop(&mut base_headers);
     base_headers.remove(CONTENT_LENGTH);
-    headers::set_forwarded(&mut base_headers, peer.ip(), request_host(&parts));
+    headers::set_forwarded(&mut base_headers, peer.ip(), forwarded_host);
     trace::inject(cx, &mut base_headers);
     let base = Outgoing {
         method: parts.method.clone(),
@@ -186,7 +230,7 @@ async fn serve(
             sticky_header,
             state,
         } => {
-            let key = parts
+            let key = base
                 .headers
                 .get(sticky_header)
                 .and_then(|v| v.to_str().ok())
@@ -204,8 +248,8 @@ async fn serve(
         }
     };
     trail.target = Some(match side {
-        Some(side) => side.as_str().to_owned(),
-        None => primary.name.to_string(),
+        Some(side) => TrailTarget::Side(side.as_str()),
+        None => TrailTarget::Cluster(primary.name.clone()),
     });
     let adapts = |side: Option<Side>| route.adapter.is_some() && side != Some(Side::New);
 
@@ -255,7 +299,7 @@ async fn serve(
                         shared,
                         route,
                         other.clone(),
-                        shadow_out,
+                        shadow_out.into_owned(),
                         adapts(Some(other_side)),
                         (head.status, bytes.clone()),
                     ),
@@ -321,19 +365,19 @@ async fn exchange(
     ))
 }
 
-/// The request as the upstream of that side wants it.
-fn adapt_request(
+/// The request as the upstream of that side wants it (borrowed when unchanged).
+fn adapt_request<'a>(
     route: &Route,
-    base: &Outgoing,
+    base: &'a Outgoing,
     adapt: bool,
-) -> Result<Outgoing, adapter::AdaptError> {
+) -> Result<Cow<'a, Outgoing>, adapter::AdaptError> {
     let Some(config) = route.adapter.as_ref().filter(|_| adapt) else {
-        return Ok(base.clone());
+        return Ok(Cow::Borrowed(base));
     };
-    let mut outgoing = base.clone();
     if base.body.is_empty() {
-        return Ok(outgoing);
+        return Ok(Cow::Borrowed(base));
     }
+    let mut outgoing = base.clone();
     let json: Value = serde_json::from_slice(&base.body)
         .map_err(|e| adapter::AdaptError(format!("the body is not JSON: {e}")))?;
     let (body, content_type) = match config.format {
@@ -350,7 +394,7 @@ fn adapt_request(
     outgoing
         .headers
         .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
-    Ok(outgoing)
+    Ok(Cow::Owned(outgoing))
 }
 
 /// An XML answer becomes JSON; anything else (or XML that does not parse) passes as is.

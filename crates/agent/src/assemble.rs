@@ -1,0 +1,124 @@
+//! From a configuration to running parts: the breaker registry, the gateway started
+//! from its file, and the orchestrator on its log with its definitions, resuming what
+//! a previous run left unfinished.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use switchyard_gateway::{Gateway, RunningGateway};
+use switchyard_resilience::breaker::Registry;
+use switchyard_saga::{
+    DefinitionError, Orchestrator, OrchestratorError, OrchestratorOptions, SagaLog,
+    TomlDefinitionError, load_definition_file,
+};
+
+use crate::config::AgentConfig;
+use crate::faults::NoFaults;
+use crate::parts::AgentParts;
+
+/// A part that could not be started.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The gateway file was refused (the message names its line).
+    #[error("{}:{}", file.display(), source)]
+    GatewayConfig {
+        /// The gateway file.
+        file: PathBuf,
+        /// Where and why.
+        source: switchyard_gateway::ConfigError,
+    },
+    /// The gateway could not start (e.g. its listener's port is taken).
+    #[error("gateway: {0}")]
+    Gateway(#[from] switchyard_gateway::Error),
+    /// A saga definition file was refused (the message names file and line).
+    #[error(transparent)]
+    DefinitionFile(#[from] TomlDefinitionError),
+    /// A saga definition cannot run.
+    #[error("{file}: {source}", file = file.display())]
+    Definition {
+        /// The file it came from.
+        file: PathBuf,
+        /// Why.
+        source: DefinitionError,
+    },
+    /// The saga log could not be opened or read.
+    #[error("saga log {url}: {source}")]
+    SagaLog {
+        /// The log configured.
+        url: String,
+        /// Why.
+        source: OrchestratorError,
+    },
+}
+
+/// Builds and starts every part `config` describes.
+pub async fn build(config: &AgentConfig) -> Result<AgentParts, StartError> {
+    let registry = Registry::new();
+    let gateway = match &config.gateway.file {
+        Some(file) => Some(start_gateway(file, &registry).await?),
+        None => None,
+    };
+    let orchestrator = start_orchestrator(config).await?;
+    if config.faults.enabled {
+        tracing::warn!(
+            "[faults] enabled = true, but `run` manages no demo services to inject faults into"
+        );
+    }
+    Ok(AgentParts {
+        id: config.id.clone(),
+        services: Vec::new(),
+        registry,
+        orchestrator: Some(orchestrator),
+        gateway,
+        faults: Arc::new(NoFaults),
+    })
+}
+
+/// Reads the gateway file and serves it on its listeners, its instance breakers in
+/// `registry`.
+pub async fn start_gateway(file: &Path, registry: &Registry) -> Result<RunningGateway, StartError> {
+    let gateway_config = switchyard_gateway::Config::from_file(file).map_err(|source| {
+        StartError::GatewayConfig {
+            file: file.to_owned(),
+            source,
+        }
+    })?;
+    let listeners = gateway_config.listeners.clone();
+    let gateway = Gateway::with_registry(gateway_config, registry.clone())?;
+    Ok(gateway.serve_on(&listeners).await?)
+}
+
+async fn start_orchestrator(config: &AgentConfig) -> Result<Orchestrator, StartError> {
+    let url = &config.sagas.log;
+    let log_error = |source: OrchestratorError| StartError::SagaLog {
+        url: url.clone(),
+        source,
+    };
+    // Definitions first: a bad file is refused before anything is opened.
+    let mut definitions = Vec::new();
+    for file in &config.sagas.definitions {
+        definitions.extend(load_definition_file(file)?.into_iter().map(|d| (file, d)));
+    }
+    let log = SagaLog::connect(url)
+        .await
+        .map_err(|e| log_error(e.into()))?;
+    let orchestrator = Orchestrator::new(
+        log,
+        OrchestratorOptions {
+            max_concurrent: config.sagas.max_concurrent,
+        },
+    );
+    for (file, definition) in definitions {
+        orchestrator
+            .register(definition)
+            .map_err(|source| StartError::Definition {
+                file: file.clone(),
+                source,
+            })?;
+    }
+    let resumed = orchestrator.recover().await.map_err(log_error)?;
+    if resumed > 0 {
+        tracing::info!(resumed, "resumed unfinished sagas");
+    }
+    Ok(orchestrator)
+}

@@ -1,0 +1,216 @@
+//! `switchyard-agent`: `run --config agent.toml` serves what the file describes;
+//! `demo` starts the demo shop. Either way the control API is served and one ready
+//! line is printed on stdout: `control=ADDR gateway=ADDR` (and `token=...` for the demo).
+
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use switchyard_agent::config::{
+    AgentConfig, DEFAULT_LISTEN, DEFAULT_OTLP_ENDPOINT, TelemetryConfig,
+};
+use switchyard_agent::telemetry::Telemetry;
+use switchyard_agent::{AgentBackend, AgentParts, assemble, demo, reload};
+use switchyard_control_api::{AuditLog, AuthConfig, ControlServer, ServerTls};
+use tokio::net::TcpListener;
+
+/// Audit entries kept in memory for `GetAudit`.
+const AUDIT_CAPACITY: usize = 1000;
+/// How long requests in flight get to finish at shutdown.
+const DRAIN: Duration = Duration::from_secs(10);
+
+#[derive(Debug, Parser)]
+#[command(name = "switchyard-agent", version, about = "The Switchyard agent")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Runs the gateway and sagas of a configuration file and serves the control API.
+    Run {
+        /// The agent's TOML configuration.
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// Starts the demo shop on loopback and serves its control API.
+    Demo {
+        /// Orders (and catalogue lookups) per second.
+        #[arg(long, default_value_t = 5.0)]
+        rate: f64,
+        /// Where telemetry goes (OTLP/gRPC).
+        #[arg(long, default_value = DEFAULT_OTLP_ENDPOINT)]
+        otlp: String,
+        /// Where the control API listens.
+        #[arg(long, default_value = DEFAULT_LISTEN)]
+        control: SocketAddr,
+    },
+}
+
+fn main() -> ExitCode {
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(agent()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // One line with the causes, no backtrace: this is a user-facing refusal.
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn agent() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match Cli::parse().command {
+        Command::Run { config } => run(config).await,
+        Command::Demo {
+            rate,
+            otlp,
+            control,
+        } => run_demo(rate, otlp, control).await,
+    }
+}
+
+async fn run(path: PathBuf) -> anyhow::Result<()> {
+    let config = AgentConfig::load(&path)?;
+    let telemetry = Telemetry::install(&config.telemetry, config.service_name())?;
+    let parts = assemble::build(&config).await?;
+    let mut auth = AuthConfig::new();
+    for token in &config.control.tokens {
+        auth = auth.token(token.name.clone(), token.token.clone());
+    }
+    let audit = match &config.control.audit_file {
+        Some(file) => AuditLog::with_file(AUDIT_CAPACITY, file)
+            .with_context(|| format!("opening the audit file {}", file.display()))?,
+        None => AuditLog::in_memory(AUDIT_CAPACITY),
+    };
+    let tls = match (&config.control.tls_cert, &config.control.tls_key) {
+        (Some(cert), Some(key)) => Some(ServerTls::from_pem(
+            std::fs::read(cert).with_context(|| format!("reading {}", cert.display()))?,
+            std::fs::read(key).with_context(|| format!("reading {}", key.display()))?,
+        )),
+        _ => None,
+    };
+    let listen = config.listen_addr()?;
+    let watcher = reload::watch(
+        path,
+        config,
+        parts.gateway.as_ref().map(|g| g.gateway().clone()),
+    );
+    let result = serve(parts, auth, audit, tls, listen, None, telemetry).await;
+    watcher.abort();
+    result
+}
+
+async fn run_demo(rate: f64, otlp: String, control: SocketAddr) -> anyhow::Result<()> {
+    let telemetry = Telemetry::install(
+        &TelemetryConfig {
+            otlp_endpoint: otlp,
+            ..TelemetryConfig::default()
+        },
+        "switchyard-demo",
+    )?;
+    let parts = demo::start(demo::DemoOptions {
+        rate_per_second: rate,
+        ..demo::DemoOptions::default()
+    })
+    .await?;
+    let token = uuid::Uuid::new_v4().simple().to_string();
+    let auth = AuthConfig::new().token("operator", token.clone());
+    let audit = AuditLog::in_memory(AUDIT_CAPACITY);
+    serve(parts, auth, audit, None, control, Some(token), telemetry).await
+}
+
+/// Serves the control API over `parts` until SIGINT or SIGTERM, then shuts down: the
+/// control server, the gateway (letting requests in flight finish), telemetry (flushed).
+async fn serve(
+    parts: AgentParts,
+    auth: AuthConfig,
+    audit: AuditLog,
+    tls: Option<ServerTls>,
+    listen: SocketAddr,
+    token: Option<String>,
+    telemetry: Telemetry,
+) -> anyhow::Result<()> {
+    let backend = Arc::new(AgentBackend::new(&parts));
+    let server = ControlServer::new(backend.clone(), auth).with_audit(Arc::new(audit));
+    let listener = TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("control API: cannot listen on {listen}"))?;
+    let control = listener.local_addr()?;
+    let gateway = parts
+        .gateway
+        .as_ref()
+        .map_or_else(|| "-".to_owned(), |g| g.local_addr().to_string());
+    {
+        let mut out = std::io::stdout().lock();
+        match &token {
+            Some(token) => writeln!(out, "control={control} gateway={gateway} token={token}")?,
+            None => writeln!(out, "control={control} gateway={gateway}")?,
+        }
+        out.flush()?;
+    }
+    tracing::info!(%control, %gateway, agent = %parts.id, "agent ready");
+    server
+        .serve(listener, tls, shutdown_signal())
+        .await
+        .context("control API")?;
+    tracing::info!("shutting down");
+    drop(backend);
+    if let Some(gateway) = parts.gateway
+        && tokio::time::timeout(DRAIN, gateway.shutdown())
+            .await
+            .is_err()
+    {
+        tracing::warn!("requests still in flight after {DRAIN:?}; stopping anyway");
+    }
+    // The SDK's shutdown blocks while it flushes.
+    tokio::task::spawn_blocking(move || telemetry.shutdown()).await?;
+    Ok(())
+}
+
+/// Completes on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for SIGINT");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                term.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}

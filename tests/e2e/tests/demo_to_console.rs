@@ -1,0 +1,183 @@
+//! The product's two programs together, as processes: `switchyard-agent demo` exports
+//! its telemetry to a running `switchyard serve`, and the console's store then shows
+//! completed and compensated sagas and breaker states under the conventions' names; the
+//! demo's control API answers with the token it printed.
+
+use std::io::{BufRead as _, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use serde_json::Value;
+use switchyard_control_api::ControlClient;
+use switchyard_testkit::ServeProcess;
+
+/// `target/debug` (or wherever this test binary was built), where the two programs are.
+fn bin_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>/deps")
+        .to_path_buf()
+}
+
+/// The programs are built by the workspace's test build (`cargo xtask test`, or
+/// `cargo nextest run --workspace`); say so plainly when they are not there.
+fn require_programs() {
+    for program in ["switchyard", "switchyard-agent"] {
+        let path = bin_dir().join(program);
+        assert!(
+            path.is_file(),
+            "{} is missing: run the workspace's tests (cargo xtask test), or cargo build first",
+            path.display()
+        );
+    }
+}
+
+struct Demo {
+    child: Child,
+    control: String,
+    token: String,
+}
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        let _ = kill(Pid::from_raw(self.child.id() as i32), Signal::SIGKILL);
+        let _ = self.child.wait();
+    }
+}
+
+fn start_demo(otlp: &str) -> Demo {
+    let mut child = Command::new(bin_dir().join("switchyard-agent"))
+        .args([
+            "demo",
+            "--rate",
+            "20",
+            "--control",
+            "127.0.0.1:0",
+            "--otlp",
+            otlp,
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("switchyard-agent demo starts");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("piped stdout"))
+        .read_line(&mut line)
+        .expect("the demo prints where it listens");
+    let field = |key: &str| {
+        line.split_whitespace()
+            .find_map(|word| word.strip_prefix(key))
+            .unwrap_or_else(|| panic!("no {key} in {line:?}"))
+            .to_owned()
+    };
+    Demo {
+        control: field("control="),
+        token: field("token="),
+        child,
+    }
+}
+
+/// Trace summaries the console's CLI finds with `args`.
+fn traces(db: &Path, args: &[&str]) -> Vec<Value> {
+    let output = Command::new(bin_dir().join("switchyard"))
+        .args(["traces", "--json", "--service", "switchyard-demo"])
+        .args(args)
+        .arg("--db")
+        .arg(db)
+        .output()
+        .expect("switchyard traces runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice::<Value>(&output.stdout)
+        .expect("JSON")
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_telemetry_arrives_in_the_console_with_the_conventions() {
+    require_programs();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("telemetry.db");
+    let console = ServeProcess::spawn(&bin_dir().join("switchyard"), &db, &[]);
+    let demo = start_demo(&console.grpc_url());
+
+    // Sagas end both ways within the demo's first minute (some cards are declined).
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let (mut completed, mut compensated) = (Vec::new(), Vec::new());
+    while Instant::now() < deadline && (completed.is_empty() || compensated.is_empty()) {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        completed = traces(&db, &["--attr", "saga.outcome=completed"]);
+        compensated = traces(&db, &["--attr", "saga.outcome=compensated"]);
+    }
+    assert!(
+        !completed.is_empty(),
+        "no completed saga reached the console"
+    );
+    assert!(
+        !compensated.is_empty(),
+        "no compensated saga reached the console"
+    );
+    for trace in completed.iter().chain(&compensated) {
+        assert_eq!(trace["root_name"], "saga checkout");
+    }
+    assert!(
+        compensated.iter().all(|t| t["error"] == true),
+        "a compensated saga's trace shows its failed step"
+    );
+
+    // The step spans carry the conventions' attributes.
+    let steps = traces(&db, &["--attr", "saga.step.phase=compensate"]);
+    assert!(
+        !steps.is_empty(),
+        "compensation spans are searchable by saga.step.phase"
+    );
+
+    // Breaker states arrive as the breaker.state gauge, by breaker name (metrics are
+    // exported every few seconds, so wait for them too).
+    let mut metrics = String::new();
+    while Instant::now() < deadline && !metrics.contains("upstream.payments.") {
+        let output = Command::new(bin_dir().join("switchyard"))
+            .args([
+                "metrics",
+                "breaker.state",
+                "--since",
+                "10m",
+                "--json",
+                "--db",
+            ])
+            .arg(&db)
+            .output()
+            .expect("switchyard metrics runs");
+        metrics = String::from_utf8_lossy(&output.stdout).into_owned();
+        if !metrics.contains("upstream.payments.") {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+        }
+    }
+    assert!(
+        metrics.contains("upstream.payments."),
+        "no breaker.state of the payments upstream: {metrics}"
+    );
+
+    // The control API answers with the printed token, and not without it.
+    let client = ControlClient::connect(&format!("http://{}", demo.control), &demo.token, None)
+        .await
+        .expect("the control API accepts the demo's token");
+    let identity = client.identity().await.expect("identity");
+    assert_eq!(identity.agent_id, "demo");
+    let stranger =
+        ControlClient::connect(&format!("http://{}", demo.control), "not-the-token", None).await;
+    let refused = match stranger {
+        Ok(stranger) => stranger.identity().await.is_err(),
+        Err(_) => true,
+    };
+    assert!(refused, "a wrong token is refused");
+}
