@@ -5,25 +5,27 @@
 //! Install it before building any part: the resilience crate's `Telemetry::global()`
 //! binds the global meter the first time a breaker is built.
 //!
-//! An unreachable endpoint never stops the agent: spans wait in a bounded queue
-//! (`max_queue`), the batch processor drops new spans once it is full, and the batches
-//! the exporter could not deliver are counted here ([`Telemetry::failed_spans`]).
+//! An unreachable endpoint never stops the agent: spans wait in a bounded buffer
+//! (`max_queue`, see [`buffer`]) that drops the oldest once it is full; the drops are
+//! counted ([`Telemetry::dropped_spans`]) and exported as the
+//! `telemetry.spans.dropped` counter.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+pub mod buffer;
+
 use std::time::Duration;
 
 use opentelemetry::KeyValue;
 use opentelemetry::global;
+use opentelemetry::metrics::MeterProvider as _;
 use opentelemetry_otlp::WithExportConfig as _;
 use opentelemetry_sdk::Resource;
-use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider};
 use opentelemetry_sdk::propagation::TraceContextPropagator;
-use opentelemetry_sdk::trace::{
-    BatchConfigBuilder, BatchSpanProcessor, SdkTracerProvider, SpanData, SpanExporter,
-};
+use opentelemetry_sdk::trace::SdkTracerProvider;
 use switchyard_conventions::resource::{SERVICE_NAME, SERVICE_VERSION};
+use switchyard_conventions::telemetry::SPANS_DROPPED;
+
+use self::buffer::{BoundedSpanProcessor, BufferConfig, DroppedSpans};
 
 use crate::config::TelemetryConfig;
 
@@ -31,6 +33,8 @@ use crate::config::TelemetryConfig;
 const EXPORT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How often metrics are collected and exported.
 const METRIC_INTERVAL: Duration = Duration::from_secs(10);
+/// How often buffered spans are exported (sooner when the buffer is half full).
+const SPAN_INTERVAL: Duration = Duration::from_secs(5);
 
 /// Telemetry could not be set up.
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +47,9 @@ pub enum TelemetryError {
         /// Why.
         message: String,
     },
+    /// The span buffer's export thread could not be started.
+    #[error("span export thread: {0}")]
+    Thread(#[from] std::io::Error),
 }
 
 /// The installed providers; [`Telemetry::shutdown`] flushes them.
@@ -50,7 +57,7 @@ pub enum TelemetryError {
 pub struct Telemetry {
     tracer: Option<SdkTracerProvider>,
     meter: Option<SdkMeterProvider>,
-    failed_spans: Arc<AtomicU64>,
+    dropped: DroppedSpans,
 }
 
 impl Telemetry {
@@ -59,7 +66,7 @@ impl Telemetry {
         Telemetry {
             tracer: None,
             meter: None,
-            failed_spans: Arc::default(),
+            dropped: DroppedSpans::default(),
         }
     }
 
@@ -87,18 +94,15 @@ impl Telemetry {
             .with_timeout(EXPORT_TIMEOUT)
             .build()
             .map_err(exporter_error)?;
-        let failed_spans = Arc::new(AtomicU64::new(0));
-        let counting = CountingExporter {
-            inner: span_exporter,
-            failed: Arc::clone(&failed_spans),
-        };
-        let batch = BatchConfigBuilder::default()
-            .with_max_queue_size(config.max_queue)
-            .with_max_export_batch_size(config.max_queue.min(512))
-            .build();
-        let processor = BatchSpanProcessor::builder(counting)
-            .with_batch_config(batch)
-            .build();
+        let processor = BoundedSpanProcessor::new(
+            span_exporter,
+            BufferConfig {
+                capacity: config.max_queue,
+                interval: SPAN_INTERVAL,
+                flush_timeout: EXPORT_TIMEOUT,
+            },
+        )?;
+        let dropped = processor.dropped_spans();
         let tracer = SdkTracerProvider::builder()
             .with_resource(resource.clone())
             .with_span_processor(processor)
@@ -117,21 +121,29 @@ impl Telemetry {
             .with_resource(resource)
             .with_reader(reader)
             .build();
+        // Registered with the provider, which keeps the callback for its lifetime.
+        let observed = dropped.clone();
+        meter
+            .meter(env!("CARGO_PKG_NAME"))
+            .u64_observable_counter(SPANS_DROPPED)
+            .with_unit("{span}")
+            .with_description("Spans dropped, oldest first, while the endpoint could not take them")
+            .with_callback(move |counter| counter.observe(observed.get(), &[]))
+            .build();
 
         global::set_tracer_provider(tracer.clone());
         global::set_meter_provider(meter.clone());
         Ok(Telemetry {
             tracer: Some(tracer),
             meter: Some(meter),
-            failed_spans,
+            dropped,
         })
     }
 
-    /// Spans in batches the endpoint did not accept (down, refusing, too slow). Spans
-    /// the full queue turned away are counted by the SDK itself and reported in its
-    /// log at shutdown; it does not expose that count.
-    pub fn failed_spans(&self) -> u64 {
-        self.failed_spans.load(Ordering::Relaxed)
+    /// Spans dropped, oldest first, because the buffer was full while the endpoint
+    /// could not take them (or left over at shutdown).
+    pub fn dropped_spans(&self) -> u64 {
+        self.dropped.get()
     }
 
     /// Exports what is buffered and stops the exporters. Blocking: call it from a
@@ -147,46 +159,9 @@ impl Telemetry {
         {
             tracing::warn!(error = %e, "metric export shutdown");
         }
-        let failed = self.failed_spans.load(Ordering::Relaxed);
-        if failed > 0 {
-            tracing::warn!(failed, "spans could not be exported");
+        let dropped = self.dropped.get();
+        if dropped > 0 {
+            tracing::warn!(dropped, "spans were dropped, oldest first");
         }
-    }
-}
-
-/// Passes batches to the OTLP exporter and counts the spans of those that failed.
-#[derive(Debug)]
-struct CountingExporter<E> {
-    inner: E,
-    failed: Arc<AtomicU64>,
-}
-
-impl<E: SpanExporter> SpanExporter for CountingExporter<E> {
-    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
-        let spans = u64::try_from(batch.len()).unwrap_or(u64::MAX);
-        let result = self.inner.export(batch).await;
-        if result.is_err() {
-            let before = self.failed.fetch_add(spans, Ordering::Relaxed);
-            // Once per outage-ish: the first failure and then every 10,000 spans.
-            if before == 0 || before / 10_000 != (before + spans) / 10_000 {
-                tracing::warn!(
-                    failed_total = before + spans,
-                    "span export failed; the agent keeps serving"
-                );
-            }
-        }
-        result
-    }
-
-    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
-        self.inner.shutdown_with_timeout(timeout)
-    }
-
-    fn force_flush(&self) -> OTelSdkResult {
-        self.inner.force_flush()
-    }
-
-    fn set_resource(&mut self, resource: &Resource) {
-        self.inner.set_resource(resource);
     }
 }

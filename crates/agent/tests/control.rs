@@ -381,6 +381,20 @@ async fn route_weights_reach_the_gateway() {
     assert_eq!(shadowed.shadow_percent, 25);
     assert_eq!(gateway.route(ROUTE).expect("route").shadow, Some(25));
 
+    // The gateway's own journal names the caller of both changes.
+    let journal = gateway.journal();
+    let by_api: Vec<(&str, &str)> = journal
+        .iter()
+        .rev()
+        .take(2)
+        .map(|e| (e.who.as_str(), e.diff.as_str()))
+        .collect();
+    assert_eq!(by_api.len(), 2, "journal: {journal:?}");
+    assert_eq!(by_api[0].0, "console", "journal: {journal:?}");
+    assert!(by_api[0].1.contains("shadow"), "journal: {journal:?}");
+    assert_eq!(by_api[1].0, "console", "journal: {journal:?}");
+    assert!(by_api[1].1.contains("weight"), "journal: {journal:?}");
+
     // A change the API did not make (here: straight on the gateway) is reported too.
     gateway.set_weight(ROUTE, 5).expect("set on the gateway");
     let change = next_change(&mut watch, |c| match c {

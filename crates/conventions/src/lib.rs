@@ -14,6 +14,7 @@ pub mod resource;
 pub mod retry;
 pub mod route;
 pub mod saga;
+pub mod telemetry;
 
 /// The error returned when a wire value is not one of an enum's known names or codes.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -25,7 +25,9 @@ impl RouteControl for AgentBackend {
         command: Command,
     ) -> Result<proto::Route> {
         let percent = percent_u8(percent)?;
-        self.route_command(route, command, |g| g.set_weight(route, percent))
+        // The caller goes into the gateway's journal too, so a revert can name them.
+        let by = command.by.clone();
+        self.route_command(route, command, |g| g.set_weight_as(route, percent, &by))
     }
 
     async fn set_shadow(
@@ -35,7 +37,8 @@ impl RouteControl for AgentBackend {
         command: Command,
     ) -> Result<proto::Route> {
         let percent = percent_u8(percent)?;
-        self.route_command(route, command, |g| g.set_shadow(route, percent))
+        let by = command.by.clone();
+        self.route_command(route, command, |g| g.set_shadow_as(route, percent, &by))
     }
 }
 

@@ -148,7 +148,7 @@ pub struct TelemetryConfig {
     pub otlp_endpoint: String,
     /// The resource's `service.name` (default: the agent's id).
     pub service_name: Option<String>,
-    /// Spans buffered for export; past it new spans are dropped and counted.
+    /// Spans buffered for export; past it the oldest are dropped and counted.
     #[serde(default = "default_max_queue")]
     pub max_queue: usize,
 }
