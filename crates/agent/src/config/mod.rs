@@ -32,14 +32,12 @@
 //! Relative paths are relative to the file's directory. Unknown keys are errors, and
 //! every error names the line and the field: `agent.toml:7: control.tokens: ...`.
 
-mod locate;
-
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use locate::Seg;
+use switchyard_gateway::config::locate::{self, FieldPath, Seg};
 
 /// The control API's default address.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:7700";
@@ -258,11 +256,14 @@ impl AgentConfig {
                 .collect::<Vec<_>>()
                 .join("; "),
         })?;
-        config.check().map_err(|(path, message)| ConfigError {
-            file: file.to_owned(),
-            line: locate::line_of_path(source, &path),
-            field: locate::display(&path),
-            message,
+        config.check().map_err(|(path, message)| {
+            let path = FieldPath(path);
+            ConfigError {
+                file: file.to_owned(),
+                line: locate::line_of_path(source, &path),
+                field: path.to_string(),
+                message,
+            }
         })?;
         Ok(config)
     }

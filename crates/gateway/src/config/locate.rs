@@ -1,5 +1,6 @@
 //! From a field's path (`route[2].cluster`) to its line in the source, by walking the
-//! span-carrying TOML document: the typed config stays free of spans.
+//! span-carrying TOML document: the typed config stays free of spans. The agent's own
+//! config reports its errors the same way.
 
 use std::fmt;
 
@@ -7,7 +8,7 @@ use toml::de::{DeTable, DeValue};
 
 /// One step of a path into the document.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Seg {
+pub enum Seg {
     Key(&'static str),
     Owned(String),
     Index(usize),
@@ -15,22 +16,22 @@ pub(crate) enum Seg {
 
 /// A path into the document, printed the way users write it: `route[2].split.new`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct FieldPath(pub(crate) Vec<Seg>);
+pub struct FieldPath(pub Vec<Seg>);
 
 impl FieldPath {
-    pub(crate) fn key(&self, key: &'static str) -> FieldPath {
+    pub fn key(&self, key: &'static str) -> FieldPath {
         let mut next = self.clone();
         next.0.push(Seg::Key(key));
         next
     }
 
-    pub(crate) fn owned(&self, key: &str) -> FieldPath {
+    pub fn owned(&self, key: &str) -> FieldPath {
         let mut next = self.clone();
         next.0.push(Seg::Owned(key.to_owned()));
         next
     }
 
-    pub(crate) fn index(&self, index: usize) -> FieldPath {
+    pub fn index(&self, index: usize) -> FieldPath {
         let mut next = self.clone();
         next.0.push(Seg::Index(index));
         next
@@ -53,7 +54,7 @@ impl fmt::Display for FieldPath {
 }
 
 /// The 1-based line of byte `offset`.
-pub(crate) fn line_of(source: &str, offset: usize) -> usize {
+pub fn line_of(source: &str, offset: usize) -> usize {
     let end = offset.min(source.len());
     source.as_bytes()[..end]
         .iter()
@@ -63,7 +64,7 @@ pub(crate) fn line_of(source: &str, offset: usize) -> usize {
 }
 
 /// The line of the deepest part of `path` found in `source` (0 if none is).
-pub(crate) fn line_of_path(source: &str, path: &FieldPath) -> usize {
+pub fn line_of_path(source: &str, path: &FieldPath) -> usize {
     let Ok(document) = DeTable::parse(source) else {
         return 0;
     };
@@ -99,6 +100,18 @@ mod tests {
         let path = FieldPath::default().key("route").index(1).key("cluster");
         assert_eq!(line_of_path(source, &path), 8);
         assert_eq!(path.to_string(), "route[1].cluster");
+    }
+
+    #[test]
+    fn finds_fields_inside_inline_arrays() {
+        let source = "id = \"a\"\n[control]\ntokens = [\n  { name = \"x\", token = \"1\" },\n  { name = \"y\", token = \"\" },\n]\n";
+        let path = FieldPath::default()
+            .key("control")
+            .key("tokens")
+            .index(1)
+            .key("token");
+        assert_eq!(line_of_path(source, &path), 5);
+        assert_eq!(path.to_string(), "control.tokens[1].token");
     }
 
     #[test]

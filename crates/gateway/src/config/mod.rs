@@ -24,7 +24,7 @@
 //! auth = { api_keys = ["secret"], jwt = { hs256_secret = "k", issuer = "me", audience = "shop" } }
 //! ```
 
-mod locate;
+pub mod locate;
 mod validate;
 
 use std::collections::BTreeMap;
