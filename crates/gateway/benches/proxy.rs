@@ -3,8 +3,14 @@
 //!
 //! `cargo bench -p switchyard-gateway --bench proxy` (Debian package `nginx` for the
 //! comparison; without it, only direct and gateway are measured). Knobs:
-//! `BENCH_SECS` (per measurement, default 5), `BENCH_CONNECTIONS` (default 64),
-//! `BENCH_GATEWAY_THREADS` (default: cores), `NGINX` (default /usr/sbin/nginx).
+//! `BENCH_SECS` (per measurement, default 5, taken as that many one-second slices,
+//! the targets taking turns), `BENCH_CONNECTIONS` (default 64),
+//! `BENCH_GATEWAY_WORKERS` (default: cores), `NGINX` (default /usr/sbin/nginx).
+//!
+//! CPU per request is printed beside each peak: the proxy's own threads (the gateway's,
+//! read from `/proc/self/task/*/schedstat`) or processes (nginx's workers), over the
+//! measured seconds. It is the steadier figure on a shared box: throughput swings with
+//! whatever else runs, the work done per request does not.
 //!
 //! (a) peak: closed loop, N keep-alive connections, each sending its next request when
 //!     the answer is in; (b) latency at a fixed rate, half of nginx's peak (or of the
@@ -25,6 +31,10 @@ use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use switchyard_gateway::{Config, Gateway};
 use tokio::runtime::Runtime;
+
+// The allocator `switchyard-agent` runs the gateway with.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const BODY: &[u8] = br#"{"id":42,"name":"switchyard","ok":true}"#;
 
@@ -180,6 +190,49 @@ http {{
     Err("nginx did not start listening".to_owned())
 }
 
+/// Nanoseconds of CPU used so far by this process's threads whose name starts with
+/// `prefix` (Linux `schedstat`; 0 where it cannot be read).
+fn threads_cpu_ns(prefix: &str) -> u64 {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return 0;
+    };
+    tasks
+        .flatten()
+        .filter(|task| {
+            std::fs::read_to_string(task.path().join("comm"))
+                .is_ok_and(|comm| comm.starts_with(prefix))
+        })
+        .map(|task| schedstat_ns(&task.path()))
+        .sum()
+}
+
+/// Nanoseconds of CPU used so far by the children of process `parent` (nginx's
+/// workers, which are single-threaded).
+fn children_cpu_ns(parent: u32) -> u64 {
+    let Ok(processes) = std::fs::read_dir("/proc") else {
+        return 0;
+    };
+    processes
+        .flatten()
+        .filter(|process| {
+            // `pid (comm) state ppid ...`; comm may hold spaces, so split after ')'.
+            std::fs::read_to_string(process.path().join("stat")).is_ok_and(|stat| {
+                stat.rsplit_once(')')
+                    .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+                    .is_some_and(|ppid| ppid == parent.to_string())
+            })
+        })
+        .map(|process| schedstat_ns(&process.path()))
+        .sum()
+}
+
+fn schedstat_ns(dir: &Path) -> u64 {
+    std::fs::read_to_string(dir.join("schedstat"))
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
 #[derive(Debug)]
 struct Measured {
     requests: u64,
@@ -189,6 +242,23 @@ struct Measured {
 }
 
 impl Measured {
+    fn empty() -> Self {
+        Measured {
+            requests: 0,
+            errors: 0,
+            elapsed: Duration::ZERO,
+            latency: histogram(),
+        }
+    }
+
+    /// Adds another slice of the same target.
+    fn add(&mut self, other: Measured) {
+        self.requests += other.requests;
+        self.errors += other.errors;
+        self.elapsed += other.elapsed;
+        self.latency.add(other.latency).expect("same bounds");
+    }
+
     fn rate(&self) -> f64 {
         self.requests as f64 / self.elapsed.as_secs_f64()
     }
@@ -316,14 +386,14 @@ fn main() {
     let secs: u64 = env_or("BENCH_SECS", 5);
     let connections: usize = env_or("BENCH_CONNECTIONS", 64);
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let gateway_threads: usize = env_or("BENCH_GATEWAY_THREADS", cores);
-    let duration = Duration::from_secs(secs);
+    let gateway_workers: usize = env_or("BENCH_GATEWAY_WORKERS", cores);
     let warmup = Duration::from_secs(1);
 
     let upstream_rt = runtime(1, "upstream");
     let upstream = start_upstream(&upstream_rt);
 
-    let gateway_rt = runtime(gateway_threads, "gateway");
+    // Hosts the accept loop; the workers are the gateway's own threads.
+    let gateway_rt = runtime(1, "gateway");
     let mut config = Config::from_toml(&format!(
         r#"
         [[cluster]]
@@ -336,6 +406,7 @@ fn main() {
     ))
     .expect("bench config");
     config.listeners = vec!["127.0.0.1:0".to_owned()];
+    config.workers = Some(gateway_workers);
     let gateway = gateway_rt
         .block_on(Gateway::start(config))
         .expect("gateway starts");
@@ -357,21 +428,53 @@ fn main() {
     targets.push(("gateway", gateway_addr));
 
     println!(
-        "cores {cores}, gateway worker threads {gateway_threads}, nginx workers {cores}, \
+        "cores {cores}, gateway workers {gateway_workers}, nginx workers {cores}, \
          {connections} connections, {secs}s per measurement"
     );
-    let mut peaks = Vec::new();
-    for &(name, addr) in &targets {
+    let nginx_pid = nginx.as_ref().map(|n| n.child.id());
+    // The CPU a target's proxy has used so far (the upstream's, for "direct").
+    let cpu_of = |name: &str| match name {
+        "nginx" => nginx_pid.map_or(0, children_cpu_ns),
+        "gateway" => threads_cpu_ns("gateway"),
+        _ => threads_cpu_ns("upstream"),
+    };
+    // Measured in one-second slices, the targets taking turns, so that a burst of
+    // other work on the box falls on all of them alike.
+    let rounds = secs.max(1);
+    let slice = Duration::from_secs(1);
+    let mut peaks: Vec<(&str, Measured)> = targets
+        .iter()
+        .map(|&(name, _)| (name, Measured::empty()))
+        .collect();
+    let mut cpu_ns = vec![0u64; targets.len()];
+    for &(_, addr) in &targets {
         drive(&load_rt, addr, connections, warmup, None);
-        let measured = drive(&load_rt, addr, connections, duration, None);
+    }
+    for _ in 0..rounds {
+        for (i, &(name, addr)) in targets.iter().enumerate() {
+            let before = cpu_of(name);
+            let measured = drive(&load_rt, addr, connections, slice, None);
+            cpu_ns[i] += cpu_of(name) - before;
+            peaks[i].1.add(measured);
+        }
+    }
+    let mut cpu_per_request = Vec::new();
+    for ((name, measured), cpu) in peaks.iter().zip(&cpu_ns) {
+        let cpu_us = *cpu as f64 / 1000.0 / measured.requests.max(1) as f64;
         println!(
-            "peak    {name:8} {:>9.0} req/s  p50 {:>6} µs  p99 {:>6} µs  errors {}",
+            "peak    {name:8} {:>9.0} req/s  p50 {:>6} µs  p99 {:>6} µs  errors {}  \
+             CPU {cpu_us:.1} µs/request ({})",
             measured.rate(),
             measured.micros(0.5),
             measured.micros(0.99),
-            measured.errors
+            measured.errors,
+            if *name == "direct" {
+                "upstream"
+            } else {
+                "proxy"
+            },
         );
-        peaks.push((name, measured));
+        cpu_per_request.push((*name, cpu_us));
     }
     let reference = peaks
         .iter()
@@ -379,10 +482,17 @@ fn main() {
         .or_else(|| peaks.iter().find(|(n, _)| *n == "gateway"))
         .map_or(1000.0, |(_, m)| m.rate());
     let fixed = (reference / 2.0).max(100.0);
-    let mut fixed_rate = Vec::new();
-    for &(name, addr) in &targets {
-        drive(&load_rt, addr, connections, warmup, Some(fixed));
-        let measured = drive(&load_rt, addr, connections, duration, Some(fixed));
+    let mut fixed_rate: Vec<(&str, Measured)> = targets
+        .iter()
+        .map(|&(name, _)| (name, Measured::empty()))
+        .collect();
+    for _ in 0..rounds {
+        for (i, &(_, addr)) in targets.iter().enumerate() {
+            let measured = drive(&load_rt, addr, connections, slice, Some(fixed));
+            fixed_rate[i].1.add(measured);
+        }
+    }
+    for (name, measured) in &fixed_rate {
         println!(
             "fixed   {name:8} {:>9.0} req/s  p50 {:>6} µs  p99 {:>6} µs  errors {}",
             measured.rate(),
@@ -390,7 +500,6 @@ fn main() {
             measured.micros(0.99),
             measured.errors
         );
-        fixed_rate.push((name, measured));
     }
 
     let direct_p50 = fixed_rate[0].1.micros(0.5) as i64;
@@ -421,6 +530,20 @@ fn main() {
         println!(
             "\ngateway / nginx throughput: {:.2}x (goal ≥ 0.8x)",
             gw / ng
+        );
+    }
+    let cpu = |n: &str| {
+        cpu_per_request
+            .iter()
+            .find(|(name, _)| *name == n)
+            .map(|(_, c)| *c)
+    };
+    if let (Some(gw), Some(ng)) = (cpu("gateway"), cpu("nginx"))
+        && gw > 0.0
+    {
+        println!(
+            "proxy CPU per request: gateway {gw:.1} µs, nginx {ng:.1} µs: nginx / gateway {:.2}x",
+            ng / gw
         );
     }
     drop(nginx);

@@ -35,6 +35,9 @@ pub enum Error {
         /// Why.
         source: std::io::Error,
     },
+    /// A worker thread (or its event loop) could not be started.
+    #[error("cannot start a gateway worker: {0}")]
+    Worker(std::io::Error),
     /// No route of that name.
     #[error("no route named {name:?}")]
     UnknownRoute {

@@ -1,34 +1,19 @@
 //! Sending a request to a cluster: pick an instance, ask its breaker, send on the
-//! pooled client, report the outcome (5xx and connection errors are failures), and
+//! worker's connection pool, report the outcome (5xx and connection errors are failures), and
 //! retry idempotent requests elsewhere within the route's budget.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
 
 use bytes::Bytes;
+use http::uri::PathAndQuery;
 use http::{HeaderMap, Method, Request, Response};
 use http_body_util::Full;
-use hyper::body::Incoming;
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
 use switchyard_resilience::retry::RetryPolicy;
 
 use crate::balancer;
 use crate::cluster::Cluster;
-
-/// The pooled upstream client.
-pub(crate) type HttpClient = Client<HttpConnector, Full<Bytes>>;
-
-pub(crate) fn client() -> HttpClient {
-    let mut connector = HttpConnector::new();
-    connector.set_nodelay(true);
-    connector.set_connect_timeout(Some(Duration::from_secs(2)));
-    Client::builder(TokioExecutor::new())
-        .pool_idle_timeout(Duration::from_secs(30))
-        .build(connector)
-}
+use crate::pool::{Pool, SendError, UpstreamBody};
 
 /// The retry classifier of routes: connection errors and 5xx answers are retried.
 pub(crate) type Classifier = fn(&Result<Answer, ForwardError>) -> bool;
@@ -56,7 +41,7 @@ pub(crate) fn is_idempotent(method: &Method) -> bool {
 #[derive(Debug, Clone)]
 pub(crate) struct Outgoing {
     pub(crate) method: Method,
-    pub(crate) path_and_query: String,
+    pub(crate) path_and_query: PathAndQuery,
     pub(crate) headers: HeaderMap,
     pub(crate) body: Bytes,
 }
@@ -64,7 +49,7 @@ pub(crate) struct Outgoing {
 /// An upstream's answer and who gave it.
 #[derive(Debug)]
 pub(crate) struct Answer {
-    pub(crate) response: Response<Incoming>,
+    pub(crate) response: Response<UpstreamBody>,
     pub(crate) addr: SocketAddr,
 }
 
@@ -73,10 +58,7 @@ pub(crate) enum ForwardError {
     #[error("no healthy instance with a closed breaker in cluster {0:?}")]
     NoInstance(Arc<str>),
     #[error("upstream {addr} failed: {source}")]
-    Upstream {
-        addr: SocketAddr,
-        source: hyper_util::client::legacy::Error,
-    },
+    Upstream { addr: SocketAddr, source: SendError },
     #[error("upstream {addr} broke off its answer: {source}")]
     Body {
         addr: SocketAddr,
@@ -88,7 +70,7 @@ pub(crate) enum ForwardError {
 
 /// Sends `out` to `cluster`, retrying per `retry` when the method is idempotent.
 pub(crate) async fn send(
-    client: &HttpClient,
+    pool: &Pool,
     cluster: &Cluster,
     retry: Option<&RetryPolicy<Classifier>>,
     out: &Outgoing,
@@ -96,15 +78,15 @@ pub(crate) async fn send(
     let tried = Mutex::new(Vec::new());
     match retry {
         Some(policy) if is_idempotent(&out.method) => {
-            policy.call(|| attempt(client, cluster, &tried, out)).await
+            policy.call(|| attempt(pool, cluster, &tried, out)).await
         }
-        _ => attempt(client, cluster, &tried, out).await,
+        _ => attempt(pool, cluster, &tried, out).await,
     }
 }
 
 /// One attempt on one instance, avoiding those in `tried` when others are left.
 pub(crate) async fn attempt(
-    client: &HttpClient,
+    pool: &Pool,
     cluster: &Cluster,
     tried: &Mutex<Vec<SocketAddr>>,
     out: &Outgoing,
@@ -119,10 +101,10 @@ pub(crate) async fn attempt(
     let _in_flight = instance.start();
     let mut request = Request::builder()
         .method(out.method.clone())
-        .uri(format!("http://{}{}", instance.addr, out.path_and_query))
+        .uri(out.path_and_query.clone())
         .body(Full::new(out.body.clone()))?;
     *request.headers_mut() = out.headers.clone();
-    match client.request(request).await {
+    match pool.send(instance.addr, request).await {
         Ok(response) => {
             permit.record(response.status().is_server_error());
             Ok(Answer {

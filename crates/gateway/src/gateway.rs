@@ -18,7 +18,7 @@ use crate::auth::Auth;
 use crate::cluster::{Cluster, Instance, breaker_config, breaker_name};
 use crate::config::{Config, LimitModeConfig, RateLimitConfig, RouteConfig};
 use crate::error::{ConfigError, Error, Result};
-use crate::forward::{self, Classifier, HttpClient};
+use crate::forward::{self, Classifier};
 use crate::governor::{Decision, Governor};
 use crate::inventory::{InstanceState, RouteState, RouteTarget};
 use crate::journal::{self, ChangeSource, JOURNAL_CAPACITY, JournalEntry, Recorded, Snapshot};
@@ -31,6 +31,8 @@ use crate::stats::RouteStats;
 pub(crate) struct Runtime {
     pub(crate) routes: Vec<Route>,
     pub(crate) clusters: Vec<Arc<Cluster>>,
+    /// Worker threads for listeners started from now on (`None`: one per core).
+    pub(crate) workers: Option<usize>,
 }
 
 /// What a route keeps across configuration changes.
@@ -43,7 +45,6 @@ struct RouteShared {
 
 pub(crate) struct Shared {
     pub(crate) runtime: ArcSwap<Runtime>,
-    pub(crate) client: HttpClient,
     pub(crate) telemetry: crate::trace::Telemetry,
     registry: Registry,
     routes: Mutex<HashMap<String, Arc<RouteShared>>>,
@@ -111,7 +112,6 @@ impl Gateway {
         let gateway = Gateway {
             shared: Arc::new(Shared {
                 runtime: ArcSwap::from_pointee(Runtime::default()),
-                client: forward::client(),
                 telemetry: crate::trace::Telemetry::from_globals(),
                 registry,
                 routes: Mutex::default(),
@@ -395,7 +395,11 @@ impl Gateway {
                 stats: shared.stats.clone(),
             });
         }
-        Ok(Runtime { routes, clusters })
+        Ok(Runtime {
+            routes,
+            clusters,
+            workers: config.workers,
+        })
     }
 
     fn route_shared(&self, route: &RouteConfig) -> Arc<RouteShared> {
@@ -481,7 +485,7 @@ impl Gateway {
                 tasks.push(tokio::spawn(crate::health::run(
                     cluster.clone(),
                     health.clone(),
-                    self.shared.client.clone(),
+                    crate::pool::Pool::default(),
                 )));
             }
         }

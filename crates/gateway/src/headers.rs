@@ -17,8 +17,17 @@ const HOP_BY_HOP: [HeaderName; 8] = [
     header::UPGRADE,
 ];
 
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+
 /// Removes hop-by-hop headers, including those the `Connection` header names.
 pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    // Most messages carry none: one pass over the names (standard names compare as
+    // small integers) instead of hashing and looking up each of the eight.
+    if !headers.keys().any(|name| HOP_BY_HOP.contains(name)) {
+        return;
+    }
     let named: Vec<HeaderName> = headers
         .get_all(header::CONNECTION)
         .iter()
@@ -33,16 +42,16 @@ pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap) {
 
 /// Appends the client to `x-forwarded-for` and sets `x-forwarded-proto` and `-host`.
 pub(crate) fn set_forwarded(headers: &mut HeaderMap, client: IpAddr, host: Option<HeaderValue>) {
-    let chain = match headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
+    let chain = match headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
         Some(previous) => format!("{previous}, {client}"),
         None => client.to_string(),
     };
     if let Ok(value) = HeaderValue::from_str(&chain) {
-        headers.insert("x-forwarded-for", value);
+        headers.insert(X_FORWARDED_FOR, value);
     }
-    headers.insert("x-forwarded-proto", HeaderValue::from_static("http"));
+    headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static("http"));
     if let Some(value) = host {
-        headers.insert("x-forwarded-host", value);
+        headers.insert(X_FORWARDED_HOST, value);
     }
 }
 

@@ -8,10 +8,10 @@ use http_body_util::Full;
 
 use crate::cluster::{Cluster, Instance};
 use crate::config::HealthConfig;
-use crate::forward::HttpClient;
+use crate::pool::Pool;
 
 /// Probes the cluster's instances until the task is aborted (on the next apply).
-pub(crate) async fn run(cluster: Arc<Cluster>, config: HealthConfig, client: HttpClient) {
+pub(crate) async fn run(cluster: Arc<Cluster>, config: HealthConfig, pool: Pool) {
     let mut ticker = tokio::time::interval(config.interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -19,20 +19,19 @@ pub(crate) async fn run(cluster: Arc<Cluster>, config: HealthConfig, client: Htt
         let probes = cluster
             .instances
             .iter()
-            .map(|instance| probe(instance, &config, &client));
+            .map(|instance| probe(instance, &config, &pool));
         futures::future::join_all(probes).await;
     }
 }
 
-async fn probe(instance: &Instance, config: &HealthConfig, client: &HttpClient) {
-    let uri = format!("http://{}{}", instance.addr, config.path);
+async fn probe(instance: &Instance, config: &HealthConfig, pool: &Pool) {
     let ok = match Request::builder()
         .method(Method::GET)
-        .uri(uri)
+        .uri(config.path.as_str())
         .body(Full::new(Bytes::new()))
     {
         Ok(request) => matches!(
-            tokio::time::timeout(config.timeout, client.request(request)).await,
+            tokio::time::timeout(config.timeout, pool.send(instance.addr, request)).await,
             Ok(Ok(response)) if response.status().is_success()
         ),
         Err(_) => false,

@@ -41,6 +41,7 @@ mod headers;
 mod health;
 mod inventory;
 mod journal;
+mod pool;
 mod proxy;
 mod route;
 mod server;

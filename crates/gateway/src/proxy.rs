@@ -8,6 +8,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderValue, RETRY_AFTER};
 use http::request::Parts;
+use http::uri::PathAndQuery;
 use http::{Response, StatusCode};
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full, Limited};
@@ -24,6 +25,7 @@ use crate::config::AdapterFormat;
 use crate::forward::{self, ForwardError, Outgoing};
 use crate::gateway::Shared;
 use crate::headers;
+use crate::pool::{Pool, UpstreamBody};
 use crate::route::{Route, Target, request_host};
 use crate::split::{self, Side};
 use crate::trace;
@@ -59,8 +61,10 @@ impl From<TrailTarget> for StringValue {
     }
 }
 
+/// Serves one request; `client` is the calling worker's upstream pool.
 pub(crate) async fn handle(
     shared: Arc<Shared>,
+    pool: Pool,
     request: http::Request<Incoming>,
     peer: SocketAddr,
 ) -> Response<Body> {
@@ -97,7 +101,7 @@ pub(crate) async fn handle(
         parts.method.as_str(),
     );
     let mut trail = Trail::default();
-    let response = serve(&shared, route, parts, body, peer, &cx, &mut trail).await;
+    let response = serve(&pool, route, parts, body, peer, &cx, &mut trail).await;
 
     let span = cx.span();
     let status = response.status();
@@ -136,7 +140,7 @@ pub(crate) async fn handle(
 }
 
 async fn serve(
-    shared: &Shared,
+    pool: &Pool,
     route: &Route,
     mut parts: Parts,
     body: Incoming,
@@ -216,7 +220,8 @@ async fn serve(
         path_and_query: parts
             .uri
             .path_and_query()
-            .map_or_else(|| "/".to_owned(), |pq| pq.as_str().to_owned()),
+            .cloned()
+            .unwrap_or_else(|| PathAndQuery::from_static("/")),
         headers: base_headers,
         body,
     };
@@ -260,7 +265,7 @@ async fn serve(
     let buffer = adapts(side) || shadow_to.is_some();
     let sent = tokio::time::timeout(
         route.timeout,
-        exchange(shared, route, primary, &outgoing, buffer, adapts(side)),
+        exchange(pool, route, primary, &outgoing, buffer, adapts(side)),
     )
     .await;
     let response = match sent {
@@ -296,7 +301,7 @@ async fn serve(
             if let Some((other, other_side)) = shadow_to {
                 match adapt_request(route, &base, adapts(Some(other_side))) {
                     Ok(shadow_out) => spawn_shadow(
-                        shared,
+                        pool,
                         route,
                         other.clone(),
                         shadow_out.into_owned(),
@@ -312,7 +317,7 @@ async fn serve(
 }
 
 enum ExchangedBody {
-    Streamed(Incoming),
+    Streamed(UpstreamBody),
     Buffered(Bytes),
 }
 
@@ -323,14 +328,14 @@ struct Exchanged {
 
 /// Sends and, when asked, reads the whole answer (and translates it back to JSON).
 async fn exchange(
-    shared: &Shared,
+    pool: &Pool,
     route: &Route,
     cluster: &Cluster,
     outgoing: &Outgoing,
     buffer: bool,
     adapt: bool,
 ) -> Result<(Exchanged, SocketAddr), ForwardError> {
-    let answer = forward::send(&shared.client, cluster, route.retry.as_ref(), outgoing).await?;
+    let answer = forward::send(pool, cluster, route.retry.as_ref(), outgoing).await?;
     let (mut head, incoming) = answer.response.into_parts();
     headers::strip_hop_by_hop(&mut head.headers);
     if !buffer {
@@ -433,21 +438,21 @@ fn adapt_response(route: &Route, head: &mut http::response::Parts, body: Bytes) 
 /// Sends the same request to the other side in the background and counts whether the
 /// answers differ (JSON compared as values, anything else byte for byte).
 fn spawn_shadow(
-    shared: &Shared,
+    pool: &Pool,
     route: &Route,
     cluster: Arc<Cluster>,
     outgoing: Outgoing,
     adapt: bool,
     primary: (StatusCode, Bytes),
 ) {
-    let client = shared.client.clone();
+    let pool = pool.clone();
     let stats = route.stats.clone();
     let timeout = route.timeout;
     let fields = route.adapter.clone();
     tokio::spawn(async move {
         let tried = std::sync::Mutex::new(Vec::new());
         let answer = tokio::time::timeout(timeout, async {
-            let answer = forward::attempt(&client, &cluster, &tried, &outgoing).await?;
+            let answer = forward::attempt(&pool, &cluster, &tried, &outgoing).await?;
             let (mut head, incoming) = answer.response.into_parts();
             let bytes = incoming.collect().await.ok().map(|b| b.to_bytes());
             Ok::<_, ForwardError>((

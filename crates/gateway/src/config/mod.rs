@@ -43,6 +43,11 @@ pub struct Config {
     /// live [`apply`](crate::Gateway::apply) keeps the listeners it has).
     #[serde(default = "default_listeners")]
     pub listeners: Vec<String>,
+    /// Worker threads serving the listeners, each with its own event loop and upstream
+    /// connection pool (like nginx's `worker_processes`); default: one per core. Read
+    /// when the listeners start.
+    #[serde(default)]
+    pub workers: Option<usize>,
     /// Upstream clusters.
     #[serde(default, rename = "cluster")]
     pub clusters: Vec<ClusterConfig>,

@@ -45,11 +45,22 @@ impl Invalid {
 
 type Check = Result<(), Invalid>;
 
+/// More worker threads than this is a typo, not a machine.
+const MAX_WORKERS: usize = 1024;
+
 impl Config {
     pub(crate) fn check(&self) -> Check {
         let root = FieldPath::default();
         for (i, listener) in self.listeners.iter().enumerate() {
             address(&root.key("listeners").index(i), listener)?;
+        }
+        if let Some(workers) = self.workers
+            && !(1..=MAX_WORKERS).contains(&workers)
+        {
+            return Err(Invalid::new(
+                root.key("workers"),
+                format!("{workers} workers: must be between 1 and {MAX_WORKERS}"),
+            ));
         }
         let mut clusters = HashSet::new();
         for (i, cluster) in self.clusters.iter().enumerate() {
