@@ -53,6 +53,6 @@ pub use config::Config;
 pub use error::{ConfigError, Error, Result};
 pub use gateway::Gateway;
 pub use inventory::{InstanceState, RouteCounters, RouteState, RouteTarget};
-pub use journal::{ChangeSource, JOURNAL_CAPACITY, JournalEntry};
+pub use journal::{ChangeSource, GOVERNOR, JOURNAL_CAPACITY, JournalEntry, RAMP};
 pub use proxy::Body;
 pub use server::RunningGateway;
