@@ -10,13 +10,15 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use switchyard_gateway::Gateway;
+use switchyard_gateway::{ChangeSource, Gateway};
 use tokio::task::JoinHandle;
 
 use crate::config::AgentConfig;
 
 /// How often the files' modification times are read.
 pub const POLL: Duration = Duration::from_secs(1);
+/// Who a reloaded file's changes are journaled as (the source names the file).
+pub const RELOAD: &str = "reload";
 
 /// Watches `config_path` (as loaded into `current`) and the gateway file it names,
 /// applying changes to `gateway`.
@@ -71,7 +73,11 @@ pub fn watch(
 pub fn apply_gateway_file(gateway: &Gateway, file: &Path) {
     let result = std::fs::read_to_string(file)
         .map_err(|e| format!("cannot read: {e}"))
-        .and_then(|text| gateway.apply_toml(&text).map_err(|e| e.to_string()));
+        .and_then(|text| {
+            gateway
+                .apply_toml_as(&text, RELOAD, ChangeSource::File(file.to_owned()))
+                .map_err(|e| e.to_string())
+        });
     match result {
         Ok(()) => tracing::info!(file = %file.display(), "gateway configuration applied"),
         Err(e) => tracing::error!(

@@ -17,6 +17,7 @@ use crate::command::Command;
 use crate::error::BackendError;
 use crate::experiment::{self, Experiment};
 use crate::inventory;
+use crate::journal;
 use crate::proto::{self, control_server::Control, state_change::Change};
 use crate::time::{from_unix_ms, now_unix_ms};
 use crate::tls::ServerTls;
@@ -451,6 +452,42 @@ impl Control for ControlServer {
                 };
                 experiment::validate_fault(&fault)?;
                 backend.set_fault(fault, cmd).await
+            },
+        )
+        .await
+    }
+
+    async fn list_journal(
+        &self,
+        request: Request<proto::ListJournalRequest>,
+    ) -> Result<Response<proto::ListJournalResponse>, Status> {
+        self.authenticate(request.metadata(), "ListJournal", "", "")?;
+        let req = request.into_inner();
+        let entries = self.backend.journal().await?;
+        Ok(Response::new(proto::ListJournalResponse {
+            entries: journal::page(entries, req.since_seq, req.limit),
+        }))
+    }
+
+    async fn revert_journal(
+        &self,
+        request: Request<proto::RevertJournalRequest>,
+    ) -> Result<Response<proto::JournalEntry>, Status> {
+        let (metadata, _, req) = request.into_parts();
+        let backend = &self.backend;
+        self.command(
+            &metadata,
+            "RevertJournal",
+            &format!("#{}", req.seq),
+            &req.reason,
+            None,
+            |cmd| async move {
+                if req.seq == 0 {
+                    return Err(BackendError::InvalidArgument(
+                        "seq must be at least 1".into(),
+                    ));
+                }
+                backend.revert_journal(req.seq, cmd).await
             },
         )
         .await
