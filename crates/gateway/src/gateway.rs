@@ -35,6 +35,8 @@ use crate::stats::RouteStats;
 pub(crate) struct Runtime {
     pub(crate) routes: Vec<Route>,
     pub(crate) clusters: Vec<Arc<Cluster>>,
+    /// The egress side, when configured.
+    pub(crate) sidecar: Option<crate::sidecar::Sidecar>,
 }
 
 /// What a route keeps across configuration changes.
@@ -49,7 +51,7 @@ pub(crate) struct Shared {
     pub(crate) runtime: ArcSwap<Runtime>,
     pub(crate) client: HttpClient,
     pub(crate) telemetry: crate::trace::Telemetry,
-    registry: Registry,
+    pub(crate) registry: Registry,
     routes: Mutex<HashMap<String, Arc<RouteShared>>>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
     /// One change at a time (applies, live weights, reverts), so that two cannot
@@ -420,7 +422,16 @@ impl Gateway {
                 stats: shared.stats.clone(),
             });
         }
-        Ok(Runtime { routes, clusters })
+        let sidecar = config
+            .sidecar
+            .as_ref()
+            .map(|s| crate::sidecar::Sidecar::build(s, &clusters))
+            .transpose()?;
+        Ok(Runtime {
+            routes,
+            clusters,
+            sidecar,
+        })
     }
 
     fn route_shared(&self, route: &RouteConfig) -> Arc<RouteShared> {

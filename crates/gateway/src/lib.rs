@@ -44,6 +44,7 @@ mod journal;
 mod proxy;
 mod route;
 mod server;
+mod sidecar;
 pub mod split;
 mod stats;
 mod trace;

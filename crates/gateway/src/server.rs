@@ -39,6 +39,17 @@ impl Gateway {
 
     /// Serves this gateway on `listen` (each `ip:port`; port 0 picks one).
     pub async fn serve_on(&self, listen: &[String]) -> Result<RunningGateway> {
+        self.listen(listen, Side::Ingress).await
+    }
+
+    /// Serves this gateway's sidecar (egress) side on `listen` (usually the
+    /// configuration's `sidecar.listen`): calls are routed by the `[sidecar]`
+    /// destinations, not the routes; `503` while no `[sidecar]` is configured.
+    pub async fn serve_sidecar_on(&self, listen: &[String]) -> Result<RunningGateway> {
+        self.listen(listen, Side::Egress).await
+    }
+
+    async fn listen(&self, listen: &[String], side: Side) -> Result<RunningGateway> {
         let (stop, _) = watch::channel(false);
         let mut addrs = Vec::new();
         let mut listeners = Vec::new();
@@ -62,6 +73,7 @@ impl Gateway {
                 listener,
                 self.clone(),
                 stop.subscribe(),
+                side,
             )));
         }
         Ok(RunningGateway {
@@ -80,6 +92,10 @@ impl RunningGateway {
     }
 
     /// The first listener's bound address.
+    ///
+    /// # Panics
+    ///
+    /// When it serves on no listener at all (see [`local_addrs`](Self::local_addrs)).
     pub fn local_addr(&self) -> SocketAddr {
         self.addrs[0]
     }
@@ -104,7 +120,21 @@ impl Drop for RunningGateway {
     }
 }
 
-async fn accept(listener: TcpListener, gateway: Gateway, mut stop: watch::Receiver<bool>) {
+/// Which way a listener's requests go.
+#[derive(Debug, Clone, Copy)]
+enum Side {
+    /// Into the services: matched by the routes.
+    Ingress,
+    /// Out of one service: matched by the sidecar's destinations.
+    Egress,
+}
+
+async fn accept(
+    listener: TcpListener,
+    gateway: Gateway,
+    mut stop: watch::Receiver<bool>,
+    side: Side,
+) {
     let builder = auto::Builder::new(TokioExecutor::new());
     let graceful = GracefulShutdown::new();
     loop {
@@ -123,7 +153,12 @@ async fn accept(listener: TcpListener, gateway: Gateway, mut stop: watch::Receiv
                 let shared = gateway.shared.clone();
                 let service = service_fn(move |request| {
                     let shared = shared.clone();
-                    async move { Ok::<_, Infallible>(proxy::handle(shared, request, peer).await) }
+                    async move {
+                        Ok::<_, Infallible>(match side {
+                            Side::Ingress => proxy::handle(shared, request, peer).await,
+                            Side::Egress => crate::sidecar::handle(shared, request, peer).await,
+                        })
+                    }
                 });
                 let connection = builder
                     .serve_connection_with_upgrades(TokioIo::new(stream), service)
