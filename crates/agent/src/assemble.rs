@@ -1,5 +1,5 @@
 //! From a configuration to running parts: the breaker registry, the gateway started
-//! from its file, and the orchestrator on its log with its definitions, resuming what
+//! from its file (with its sidecar listener when the file has one), and the orchestrator on its log with its definitions, resuming what
 //! a previous run left unfinished.
 
 use std::path::{Path, PathBuf};
@@ -54,9 +54,12 @@ pub enum StartError {
 /// Builds and starts every part `config` describes.
 pub async fn build(config: &AgentConfig) -> Result<AgentParts, StartError> {
     let registry = Registry::new();
-    let gateway = match &config.gateway.file {
-        Some(file) => Some(start_gateway(file, &registry).await?),
-        None => None,
+    let (gateway, sidecar) = match &config.gateway.file {
+        Some(file) => {
+            let (gateway, sidecar) = start_gateway(file, &registry).await?;
+            (Some(gateway), sidecar)
+        }
+        None => (None, None),
     };
     let orchestrator = start_orchestrator(config).await?;
     if config.faults.enabled {
@@ -70,13 +73,17 @@ pub async fn build(config: &AgentConfig) -> Result<AgentParts, StartError> {
         registry,
         orchestrator: Some(orchestrator),
         gateway,
+        sidecar,
         faults: Arc::new(NoFaults),
     })
 }
 
-/// Reads the gateway file and serves it on its listeners, its instance breakers in
-/// `registry`.
-pub async fn start_gateway(file: &Path, registry: &Registry) -> Result<RunningGateway, StartError> {
+/// Reads the gateway file and serves it on its listeners, and its sidecar (egress)
+/// listener when it has a `[sidecar]`; its breakers go in `registry`.
+pub async fn start_gateway(
+    file: &Path,
+    registry: &Registry,
+) -> Result<(RunningGateway, Option<RunningGateway>), StartError> {
     let gateway_config = switchyard_gateway::Config::from_file(file).map_err(|source| {
         StartError::GatewayConfig {
             file: file.to_owned(),
@@ -84,8 +91,14 @@ pub async fn start_gateway(file: &Path, registry: &Registry) -> Result<RunningGa
         }
     })?;
     let listeners = gateway_config.listeners.clone();
+    let sidecar_listen = gateway_config.sidecar.as_ref().map(|s| s.listen.clone());
     let gateway = Gateway::with_registry(gateway_config, registry.clone())?;
-    Ok(gateway.serve_on(&listeners).await?)
+    let ingress = gateway.serve_on(&listeners).await?;
+    let egress = match sidecar_listen {
+        Some(listen) => Some(gateway.serve_sidecar_on(&[listen]).await?),
+        None => None,
+    };
+    Ok((ingress, egress))
 }
 
 async fn start_orchestrator(config: &AgentConfig) -> Result<Orchestrator, StartError> {

@@ -1,6 +1,7 @@
 //! `switchyard-agent`: `run --config agent.toml` serves what the file describes;
 //! `demo` starts the demo shop. Either way the control API is served and one ready
-//! line is printed on stdout: `control=ADDR gateway=ADDR` (and `token=...` for the demo).
+//! line is printed on stdout: `control=ADDR gateway=ADDR` (then `sidecar=ADDR` when the
+//! gateway file has a `[sidecar]`, and `token=...` for the demo).
 
 use std::io::Write as _;
 use std::net::SocketAddr;
@@ -156,16 +157,22 @@ async fn serve(
         .await
         .with_context(|| format!("control API: cannot listen on {listen}"))?;
     let control = listener.local_addr()?;
+    // A gateway file may list no listeners (a sidecar only).
     let gateway = parts
         .gateway
         .as_ref()
-        .map_or_else(|| "-".to_owned(), |g| g.local_addr().to_string());
+        .and_then(|g| g.local_addrs().first())
+        .map_or_else(|| "-".to_owned(), ToString::to_string);
     {
         let mut out = std::io::stdout().lock();
-        match &token {
-            Some(token) => writeln!(out, "control={control} gateway={gateway} token={token}")?,
-            None => writeln!(out, "control={control} gateway={gateway}")?,
+        write!(out, "control={control} gateway={gateway}")?;
+        if let Some(sidecar) = &parts.sidecar {
+            write!(out, " sidecar={}", sidecar.local_addr())?;
         }
+        if let Some(token) = &token {
+            write!(out, " token={token}")?;
+        }
+        writeln!(out)?;
         out.flush()?;
     }
     tracing::info!(%control, %gateway, agent = %parts.id, "agent ready");
@@ -175,11 +182,15 @@ async fn serve(
         .context("control API")?;
     tracing::info!("shutting down");
     drop(backend);
-    if let Some(gateway) = parts.gateway
-        && tokio::time::timeout(DRAIN, gateway.shutdown())
-            .await
-            .is_err()
-    {
+    let draining = async {
+        if let Some(gateway) = parts.gateway {
+            gateway.shutdown().await;
+        }
+        if let Some(sidecar) = parts.sidecar {
+            sidecar.shutdown().await;
+        }
+    };
+    if tokio::time::timeout(DRAIN, draining).await.is_err() {
         tracing::warn!("requests still in flight after {DRAIN:?}; stopping anyway");
     }
     // The SDK's shutdown blocks while it flushes.

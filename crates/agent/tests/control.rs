@@ -573,6 +573,7 @@ async fn without_a_gateway_there_is_no_journal() {
         registry: switchyard_resilience::breaker::Registry::new(),
         orchestrator: None,
         gateway: None,
+        sidecar: None,
         faults: std::sync::Arc::new(switchyard_agent::faults::NoFaults),
     };
     let backend = AgentBackend::new(&parts);

@@ -19,6 +19,8 @@
 //!
 //! [gateway]
 //! file = "gateway.toml"                        # optional: no gateway without it
+//!                                              # its [sidecar], if any, runs the egress
+//!                                              # listener (crates/gateway/README.md)
 //!
 //! [sagas]
 //! log = "sagas.db"                             # default; or sqlite:..., postgres://...
