@@ -13,7 +13,7 @@ use switchyard_saga::{
 };
 
 use crate::config::AgentConfig;
-use crate::faults::NoFaults;
+use crate::faults::{FaultSwitch, NoFaults};
 use crate::parts::AgentParts;
 
 /// A part that could not be started.
@@ -51,8 +51,9 @@ pub enum StartError {
     },
 }
 
-/// Builds and starts every part `config` describes.
-pub async fn build(config: &AgentConfig) -> Result<AgentParts, StartError> {
+/// Builds and starts every part `config` describes. The fault switch is returned
+/// apart too, for a reload to flip.
+pub async fn build(config: &AgentConfig) -> Result<(AgentParts, FaultSwitch), StartError> {
     let registry = Registry::new();
     let (gateway, sidecar) = match &config.gateway.file {
         Some(file) => {
@@ -63,19 +64,26 @@ pub async fn build(config: &AgentConfig) -> Result<AgentParts, StartError> {
     };
     let orchestrator = start_orchestrator(config).await?;
     if config.faults.enabled {
-        tracing::warn!(
-            "[faults] enabled = true, but `run` manages no demo services to inject faults into"
-        );
+        warn_no_fault_targets();
     }
-    Ok(AgentParts {
+    let faults = FaultSwitch::new(config.faults.enabled, Arc::new(NoFaults));
+    let parts = AgentParts {
         id: config.id.clone(),
         services: Vec::new(),
         registry,
         orchestrator: Some(orchestrator),
         gateway,
         sidecar,
-        faults: Arc::new(NoFaults),
-    })
+        faults: Arc::new(faults.clone()),
+    };
+    Ok((parts, faults))
+}
+
+/// Said whenever the switch is turned on under `run`.
+pub fn warn_no_fault_targets() {
+    tracing::warn!(
+        "[faults] enabled = true, but `run` manages no demo services to inject faults into"
+    );
 }
 
 /// Reads the gateway file and serves it on its listeners, and its sidecar (egress)
@@ -101,6 +109,42 @@ pub async fn start_gateway(
     Ok((ingress, egress))
 }
 
+/// Reads every saga definition file; the first bad one refuses them all.
+pub fn load_definitions(
+    files: &[PathBuf],
+) -> Result<Vec<(&PathBuf, switchyard_saga::SagaDefinition)>, StartError> {
+    let mut definitions = Vec::new();
+    for file in files {
+        definitions.extend(load_definition_file(file)?.into_iter().map(|d| (file, d)));
+    }
+    Ok(definitions)
+}
+
+/// Registers `definitions` (adding or replacing by name) with `orchestrator`, all or
+/// none: each is checked before any is registered.
+pub fn register_definitions(
+    orchestrator: &Orchestrator,
+    definitions: Vec<(&PathBuf, switchyard_saga::SagaDefinition)>,
+) -> Result<(), StartError> {
+    for (file, definition) in &definitions {
+        definition
+            .validate()
+            .map_err(|source| StartError::Definition {
+                file: (*file).clone(),
+                source,
+            })?;
+    }
+    for (file, definition) in definitions {
+        orchestrator
+            .register(definition)
+            .map_err(|source| StartError::Definition {
+                file: file.clone(),
+                source,
+            })?;
+    }
+    Ok(())
+}
+
 async fn start_orchestrator(config: &AgentConfig) -> Result<Orchestrator, StartError> {
     let url = &config.sagas.log;
     let log_error = |source: OrchestratorError| StartError::SagaLog {
@@ -108,10 +152,7 @@ async fn start_orchestrator(config: &AgentConfig) -> Result<Orchestrator, StartE
         source,
     };
     // Definitions first: a bad file is refused before anything is opened.
-    let mut definitions = Vec::new();
-    for file in &config.sagas.definitions {
-        definitions.extend(load_definition_file(file)?.into_iter().map(|d| (file, d)));
-    }
+    let definitions = load_definitions(&config.sagas.definitions)?;
     let log = SagaLog::connect(url)
         .await
         .map_err(|e| log_error(e.into()))?;
@@ -121,14 +162,7 @@ async fn start_orchestrator(config: &AgentConfig) -> Result<Orchestrator, StartE
             max_concurrent: config.sagas.max_concurrent,
         },
     );
-    for (file, definition) in definitions {
-        orchestrator
-            .register(definition)
-            .map_err(|source| StartError::Definition {
-                file: file.clone(),
-                source,
-            })?;
-    }
+    register_definitions(&orchestrator, definitions)?;
     let resumed = orchestrator.recover().await.map_err(log_error)?;
     if resumed > 0 {
         tracing::info!(resumed, "resumed unfinished sagas");

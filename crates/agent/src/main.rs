@@ -93,11 +93,8 @@ async fn agent() -> anyhow::Result<()> {
 async fn run(path: PathBuf) -> anyhow::Result<()> {
     let config = AgentConfig::load(&path)?;
     let telemetry = Telemetry::install(&config.telemetry, config.service_name())?;
-    let parts = assemble::build(&config).await?;
-    let mut auth = AuthConfig::new();
-    for token in &config.control.tokens {
-        auth = auth.token(token.name.clone(), token.token.clone());
-    }
+    let (parts, faults) = assemble::build(&config).await?;
+    let auth = config.control.auth();
     let audit = match &config.control.audit_file {
         Some(file) => AuditLog::with_file(AUDIT_CAPACITY, file)
             .with_context(|| format!("opening the audit file {}", file.display()))?,
@@ -111,12 +108,19 @@ async fn run(path: PathBuf) -> anyhow::Result<()> {
         _ => None,
     };
     let listen = config.listen_addr()?;
+    let backend = Arc::new(AgentBackend::new(&parts));
+    let server = ControlServer::new(backend.clone(), auth).with_audit(Arc::new(audit));
     let watcher = reload::watch(
         path,
         config,
-        parts.gateway.as_ref().map(|g| g.gateway().clone()),
+        reload::Live {
+            gateway: parts.gateway.as_ref().map(|g| g.gateway().clone()),
+            auth: Some(server.auth().clone()),
+            faults: Some(faults),
+            orchestrator: parts.orchestrator.clone(),
+        },
     );
-    let result = serve(parts, auth, audit, tls, listen, None, telemetry).await;
+    let result = serve(parts, backend, server, tls, listen, None, telemetry).await;
     watcher.abort();
     result
 }
@@ -136,23 +140,32 @@ async fn run_demo(rate: f64, otlp: String, control: SocketAddr) -> anyhow::Resul
     .await?;
     let token = uuid::Uuid::new_v4().simple().to_string();
     let auth = AuthConfig::new().token("operator", token.clone());
-    let audit = AuditLog::in_memory(AUDIT_CAPACITY);
-    serve(parts, auth, audit, None, control, Some(token), telemetry).await
+    let backend = Arc::new(AgentBackend::new(&parts));
+    let server = ControlServer::new(backend.clone(), auth)
+        .with_audit(Arc::new(AuditLog::in_memory(AUDIT_CAPACITY)));
+    serve(
+        parts,
+        backend,
+        server,
+        None,
+        control,
+        Some(token),
+        telemetry,
+    )
+    .await
 }
 
-/// Serves the control API over `parts` until SIGINT or SIGTERM, then shuts down: the
+/// Serves the control API (`server` over `backend`, built on `parts`) until SIGINT or SIGTERM, then shuts down: the
 /// control server, the gateway (letting requests in flight finish), telemetry (flushed).
 async fn serve(
     parts: AgentParts,
-    auth: AuthConfig,
-    audit: AuditLog,
+    backend: Arc<AgentBackend>,
+    server: ControlServer,
     tls: Option<ServerTls>,
     listen: SocketAddr,
     token: Option<String>,
     telemetry: Telemetry,
 ) -> anyhow::Result<()> {
-    let backend = Arc::new(AgentBackend::new(&parts));
-    let server = ControlServer::new(backend.clone(), auth).with_audit(Arc::new(audit));
     let listener = TcpListener::bind(listen)
         .await
         .with_context(|| format!("control API: cannot listen on {listen}"))?;

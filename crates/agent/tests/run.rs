@@ -1,13 +1,15 @@
 //! `switchyard-agent run` as a process: the sidecar listener of its gateway file, and
-//! live reload of its own file.
+//! live reload of its own file (tokens, the faults switch, saga definitions).
 
 mod support;
 
 use std::path::{Path, PathBuf};
 
+use futures::StreamExt as _;
 use support::process::AgentProcess;
-use support::upstream;
+use support::{eventually, upstream};
 use switchyard_control_api::ControlClient;
+use tonic::Code;
 
 const TOKEN: &str = "run-test-token";
 
@@ -114,5 +116,98 @@ cluster = "payments"
         .await
         .expect("answered");
     assert_eq!(refused.status(), 503);
+    assert!(agent.stop().await.success());
+}
+
+const REFUND: &str = r#"
+[[saga]]
+name = "refund"
+
+[[saga.step]]
+name = "pay-back"
+compensation = "none"
+
+[saga.step.action]
+method = "POST"
+url = "http://127.0.0.1:9/refunds"
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reloaded_agent_file_rotates_tokens_switches_faults_and_adds_sagas() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = write(
+        dir.path(),
+        "agent.toml",
+        &agent_toml(r#"{ name = "console", token = "old-token" }"#, ""),
+    );
+    let agent = AgentProcess::run(&config).await;
+    let endpoint = format!("http://{}", agent.field("control"));
+    let old = ControlClient::connect(&endpoint, "old-token", None)
+        .await
+        .expect("connect");
+    let inventory = old.inventory().await.expect("the old token works");
+    assert!(!inventory.faults.expect("fault settings").enabled);
+    assert!(inventory.saga_definitions.is_empty());
+    let mut watching = Box::pin(old.watch().await.expect("watch"));
+    watching.next().await.expect("snapshot").expect("snapshot");
+
+    // Rotate the token, turn faults on, add a saga definition file: all live.
+    write(dir.path(), "refund.toml", REFUND);
+    write(
+        dir.path(),
+        "agent.toml",
+        &agent_toml(
+            r#"{ name = "console-2", token = "new-token" }"#,
+            "[faults]\nenabled = true\n[sagas]\ndefinitions = [\"refund.toml\"]\n",
+        ),
+    );
+    let new = ControlClient::connect(&endpoint, "new-token", None)
+        .await
+        .expect("connect");
+    let inventory = eventually("the new token is accepted", || async {
+        new.inventory().await.ok()
+    })
+    .await;
+    let err = old.identity().await.expect_err("the removed token");
+    assert_eq!(err.code(), Some(Code::Unauthenticated), "{err}");
+    let ended = loop {
+        match watching.next().await {
+            Some(Ok(_)) => continue,
+            other => break other,
+        }
+    };
+    assert!(
+        matches!(&ended, Some(Err(e)) if e.code() == Some(Code::Unauthenticated)),
+        "the old token's stream ends: {ended:?}"
+    );
+    // The whole file was applied at once.
+    assert!(inventory.faults.expect("fault settings").enabled);
+    let names: Vec<&str> = inventory
+        .saga_definitions
+        .iter()
+        .map(|d| d.name.as_str())
+        .collect();
+    assert_eq!(names, ["refund"]);
+    let audit = new.audit(0).await.expect("audit");
+    assert!(
+        audit
+            .iter()
+            .any(|e| e.caller == "unknown" && e.outcome == "unauthenticated")
+    );
+
+    // And off again.
+    write(
+        dir.path(),
+        "agent.toml",
+        &agent_toml(
+            r#"{ name = "console-2", token = "new-token" }"#,
+            "[sagas]\ndefinitions = [\"refund.toml\"]\n",
+        ),
+    );
+    eventually("faults switched off", || async {
+        let inventory = new.inventory().await.ok()?;
+        (!inventory.faults?.enabled).then_some(())
+    })
+    .await;
     assert!(agent.stop().await.success());
 }

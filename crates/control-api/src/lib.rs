@@ -30,7 +30,7 @@ pub mod proto {
 }
 
 pub use audit::{AuditEntry, AuditLog};
-pub use auth::AuthConfig;
+pub use auth::{AuthConfig, LiveAuth};
 pub use backend::{
     BreakerAction, BreakerControl, ControlBackend, FaultControl, JournalControl, RouteControl,
     SagaControl, SagaFilter, StateSource,

@@ -11,7 +11,7 @@ use tonic::metadata::MetadataMap;
 use tonic::{Request, Response, Status};
 
 use crate::audit::{AuditEntry, AuditLog};
-use crate::auth::{AuthConfig, UNKNOWN_CALLER};
+use crate::auth::{AuthConfig, LiveAuth, UNKNOWN_CALLER};
 use crate::backend::{BreakerAction, ControlBackend, SagaFilter};
 use crate::command::Command;
 use crate::error::BackendError;
@@ -31,7 +31,7 @@ const WATCH_BUFFER: usize = 256;
 #[derive(Clone)]
 pub struct ControlServer {
     backend: Arc<dyn ControlBackend>,
-    auth: AuthConfig,
+    auth: LiveAuth,
     audit: Arc<AuditLog>,
 }
 
@@ -49,9 +49,14 @@ impl ControlServer {
     pub fn new(backend: Arc<dyn ControlBackend>, auth: AuthConfig) -> Self {
         ControlServer {
             backend,
-            auth,
+            auth: LiveAuth::new(auth),
             audit: Arc::new(AuditLog::default()),
         }
+    }
+
+    /// The tokens in force, to replace while the server runs (token rotation).
+    pub fn auth(&self) -> &LiveAuth {
+        &self.auth
     }
 
     /// Audits into `audit` (e.g. one that also writes a file, or one the agent shares).
@@ -96,7 +101,7 @@ impl ControlServer {
         reason: &str,
     ) -> Result<String, Status> {
         match self.auth.authenticate(metadata) {
-            Ok(caller) => Ok(caller.to_owned()),
+            Ok(caller) => Ok(caller),
             Err(err) => {
                 let status = Status::unauthenticated(err.to_string());
                 self.audit.record(AuditEntry::now(
@@ -212,6 +217,11 @@ impl Control for ControlServer {
         request: Request<proto::WatchStateRequest>,
     ) -> Result<Response<Self::WatchStateStream>, Status> {
         self.authenticate(request.metadata(), "WatchState", "", "")?;
+        // The stream lives as long as the token it was opened with: kept to be checked
+        // again whenever the tokens are replaced.
+        let metadata = request.metadata().clone();
+        let auth = self.auth.clone();
+        let mut rotations = self.auth.changes();
         // Subscribe before taking the snapshot: a change in between is sent twice
         // (harmless), never lost.
         let mut changes = self.backend.subscribe();
@@ -229,6 +239,15 @@ impl Control for ControlServer {
                     None => tokio::select! {
                         // The client went away: stop without waiting for a change.
                         () = tx.closed() => return,
+                        rotated = rotations.changed() => {
+                            if rotated.is_ok()
+                                && let Err(err) = auth.authenticate(&metadata)
+                            {
+                                let _ = tx.send(Err(Status::unauthenticated(err.to_string()))).await;
+                                return;
+                            }
+                            continue;
+                        }
                         received = changes.recv() => match received {
                             Ok(change) => change,
                             Err(RecvError::Lagged(missed)) => {
