@@ -51,6 +51,10 @@ enum Command {
         /// Where the control API listens.
         #[arg(long, default_value = DEFAULT_LISTEN)]
         control: SocketAddr,
+        /// No scheduled payments outage: only injected faults open breakers (for
+        /// game days).
+        #[arg(long)]
+        no_outage: bool,
     },
 }
 
@@ -86,7 +90,8 @@ async fn agent() -> anyhow::Result<()> {
             rate,
             otlp,
             control,
-        } => run_demo(rate, otlp, control).await,
+            no_outage,
+        } => run_demo(rate, otlp, control, no_outage).await,
     }
 }
 
@@ -125,7 +130,12 @@ async fn run(path: PathBuf) -> anyhow::Result<()> {
     result
 }
 
-async fn run_demo(rate: f64, otlp: String, control: SocketAddr) -> anyhow::Result<()> {
+async fn run_demo(
+    rate: f64,
+    otlp: String,
+    control: SocketAddr,
+    no_outage: bool,
+) -> anyhow::Result<()> {
     let telemetry = Telemetry::install(
         &TelemetryConfig {
             otlp_endpoint: otlp,
@@ -133,9 +143,11 @@ async fn run_demo(rate: f64, otlp: String, control: SocketAddr) -> anyhow::Resul
         },
         "switchyard-demo",
     )?;
+    let defaults = demo::DemoOptions::default();
     let parts = demo::start(demo::DemoOptions {
         rate_per_second: rate,
-        ..demo::DemoOptions::default()
+        payments_outage: defaults.payments_outage.filter(|_| !no_outage),
+        ..defaults
     })
     .await?;
     let token = uuid::Uuid::new_v4().simple().to_string();

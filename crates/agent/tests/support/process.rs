@@ -1,5 +1,5 @@
-//! The agent binary as a child process: started with a config file, its ready line
-//! read, stopped with SIGTERM (killed if a test fails first).
+//! The agent binary as a child process: started (`run` with a config file, or `demo`),
+//! its ready line read, stopped with SIGTERM (killed if a test fails first).
 
 use std::collections::HashMap;
 use std::io::{BufRead as _, BufReader};
@@ -31,9 +31,15 @@ impl Drop for AgentProcess {
 impl AgentProcess {
     /// Runs the agent on `config` and waits for its ready line.
     pub(crate) async fn run(config: &Path) -> AgentProcess {
+        let config = config.to_str().expect("a UTF-8 path");
+        AgentProcess::start(&["run", "--config", config]).await
+    }
+
+    /// Runs `switchyard-agent` with `args` and waits for its ready line.
+    pub(crate) async fn start(args: &[&str]) -> AgentProcess {
         let mut child = Command::new(BIN)
-            .args(["run", "--config"])
-            .arg(config)
+            .args(args)
+            .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
