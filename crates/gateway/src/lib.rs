@@ -4,7 +4,9 @@
 //! routes carry timeouts, retries (idempotent methods, within a budget), rate limits,
 //! API-key and JWT authentication, strangler-fig splits with shadowing and a migration
 //! governor, and JSON ↔ XML / form adapters. The configuration is TOML, checked before
-//! it is applied and swapped live without dropping connections.
+//! it is applied and swapped live without dropping connections; every change is
+//! journaled and can be reverted. A `[sidecar]` section serves the same proxy on the
+//! egress side of one service ([`Gateway::serve_sidecar_on`]).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), switchyard_gateway::Error> {
