@@ -78,6 +78,7 @@ cluster = "payments"
     assert_eq!(json(answer).await["upstream"], "payments");
     let seen = payments.last_headers.lock().unwrap().clone().unwrap();
     assert_eq!(seen["host"], "payments.internal");
+    assert_eq!(seen["via"], "1.1 switchyard-sidecar");
     assert!(!seen.contains_key("proxy-connection"));
 
     // An unlisted host:port is passed through to where it was going.
@@ -242,4 +243,17 @@ fn bad_sidecar_sections_are_refused_with_their_line() {
 
     let err = refused("[sidecar]\nlisten = \"nowhere\"\nservice = \"s\"\n");
     assert_eq!((err.line, err.field.as_str()), (2, "sidecar.listen"));
+}
+
+#[tokio::test]
+async fn a_call_that_loops_back_is_stopped() {
+    let sidecar = start(&sidecar_toml("", "")).await;
+    // The sidecar's own address as a destination: passed through to itself once, then
+    // recognised by its Via.
+    let answer = proxied(&sidecar)
+        .get(format!("http://{}/", sidecar.local_addr()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 508);
 }

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http::header::{CONTENT_LENGTH, HOST};
+use http::header::{CONTENT_LENGTH, HOST, HeaderValue, VIA};
 use http::{Method, Response, StatusCode};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
@@ -23,6 +23,9 @@ use crate::headers;
 use crate::proxy::{Body, MAX_BODY, error};
 use crate::trace;
 
+/// What the sidecar adds to `Via`, and looks for to find loops.
+const VIA_VALUE: &str = "1.1 switchyard-sidecar";
+const VIA_NAME: &str = "switchyard-sidecar";
 /// Attribute: the service that owns the sidecar (whose call this is).
 const SERVICE: &str = "sidecar.service";
 /// Attribute: the destination's cluster, or `pass_through`.
@@ -42,6 +45,21 @@ pub(crate) async fn handle(
         );
     };
     let (parts, body) = request.into_parts();
+    // A call that already went through a sidecar and came back (a destination that is
+    // the sidecar itself, or two sidecars proxying to each other) would loop forever.
+    if parts
+        .headers
+        .get_all(VIA)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.contains(VIA_NAME))
+    {
+        return error(
+            StatusCode::LOOP_DETECTED,
+            "the call came back to a sidecar it already went through",
+            json!({}),
+        );
+    }
     if parts.method == Method::CONNECT {
         return error(
             StatusCode::NOT_IMPLEMENTED,
@@ -131,6 +149,8 @@ pub(crate) async fn handle(
     // Sent by clients that talk to a proxy; it means nothing past it.
     outgoing_headers.remove("proxy-connection");
     outgoing_headers.remove(CONTENT_LENGTH);
+    // Every proxy adds itself to Via (RFC 9110 §7.6.3); it also shows loops.
+    outgoing_headers.append(VIA, HeaderValue::from_static(VIA_VALUE));
     trace::inject(&cx, &mut outgoing_headers);
     let out = Outgoing {
         method: parts.method,
