@@ -1,6 +1,7 @@
 //! `switchyard-agent`: `run --config agent.toml` serves what the file describes;
 //! `demo` starts the demo shop. Either way the control API is served and one ready
-//! line is printed on stdout: `control=ADDR gateway=ADDR` (and `token=...` for the demo).
+//! line is printed on stdout: `control=ADDR gateway=ADDR` (then `sidecar=ADDR` when the
+//! gateway file has a `[sidecar]`, and `token=...` for the demo).
 
 use std::io::Write as _;
 use std::net::SocketAddr;
@@ -55,6 +56,10 @@ enum Command {
         /// Where the control API listens.
         #[arg(long, default_value = DEFAULT_LISTEN)]
         control: SocketAddr,
+        /// No scheduled payments outage: only injected faults open breakers (for
+        /// game days).
+        #[arg(long)]
+        no_outage: bool,
     },
 }
 
@@ -90,18 +95,16 @@ async fn agent() -> anyhow::Result<()> {
             rate,
             otlp,
             control,
-        } => run_demo(rate, otlp, control).await,
+            no_outage,
+        } => run_demo(rate, otlp, control, no_outage).await,
     }
 }
 
 async fn run(path: PathBuf) -> anyhow::Result<()> {
     let config = AgentConfig::load(&path)?;
     let telemetry = Telemetry::install(&config.telemetry, config.service_name())?;
-    let parts = assemble::build(&config).await?;
-    let mut auth = AuthConfig::new();
-    for token in &config.control.tokens {
-        auth = auth.token(token.name.clone(), token.token.clone());
-    }
+    let (parts, faults) = assemble::build(&config).await?;
+    let auth = config.control.auth();
     let audit = match &config.control.audit_file {
         Some(file) => AuditLog::with_file(AUDIT_CAPACITY, file)
             .with_context(|| format!("opening the audit file {}", file.display()))?,
@@ -115,17 +118,29 @@ async fn run(path: PathBuf) -> anyhow::Result<()> {
         _ => None,
     };
     let listen = config.listen_addr()?;
+    let backend = Arc::new(AgentBackend::new(&parts));
+    let server = ControlServer::new(backend.clone(), auth).with_audit(Arc::new(audit));
     let watcher = reload::watch(
         path,
         config,
-        parts.gateway.as_ref().map(|g| g.gateway().clone()),
+        reload::Live {
+            gateway: parts.gateway.as_ref().map(|g| g.gateway().clone()),
+            auth: Some(server.auth().clone()),
+            faults: Some(faults),
+            orchestrator: parts.orchestrator.clone(),
+        },
     );
-    let result = serve(parts, auth, audit, tls, listen, None, telemetry).await;
+    let result = serve(parts, backend, server, tls, listen, None, telemetry).await;
     watcher.abort();
     result
 }
 
-async fn run_demo(rate: f64, otlp: String, control: SocketAddr) -> anyhow::Result<()> {
+async fn run_demo(
+    rate: f64,
+    otlp: String,
+    control: SocketAddr,
+    no_outage: bool,
+) -> anyhow::Result<()> {
     let telemetry = Telemetry::install(
         &TelemetryConfig {
             otlp_endpoint: otlp,
@@ -133,44 +148,61 @@ async fn run_demo(rate: f64, otlp: String, control: SocketAddr) -> anyhow::Resul
         },
         "switchyard-demo",
     )?;
+    let defaults = demo::DemoOptions::default();
     let parts = demo::start(demo::DemoOptions {
         rate_per_second: rate,
-        ..demo::DemoOptions::default()
+        payments_outage: defaults.payments_outage.filter(|_| !no_outage),
+        ..defaults
     })
     .await?;
     let token = uuid::Uuid::new_v4().simple().to_string();
     let auth = AuthConfig::new().token("operator", token.clone());
-    let audit = AuditLog::in_memory(AUDIT_CAPACITY);
-    serve(parts, auth, audit, None, control, Some(token), telemetry).await
+    let backend = Arc::new(AgentBackend::new(&parts));
+    let server = ControlServer::new(backend.clone(), auth)
+        .with_audit(Arc::new(AuditLog::in_memory(AUDIT_CAPACITY)));
+    serve(
+        parts,
+        backend,
+        server,
+        None,
+        control,
+        Some(token),
+        telemetry,
+    )
+    .await
 }
 
-/// Serves the control API over `parts` until SIGINT or SIGTERM, then shuts down: the
+/// Serves the control API (`server` over `backend`, built on `parts`) until SIGINT or SIGTERM, then shuts down: the
 /// control server, the gateway (letting requests in flight finish), telemetry (flushed).
 async fn serve(
     parts: AgentParts,
-    auth: AuthConfig,
-    audit: AuditLog,
+    backend: Arc<AgentBackend>,
+    server: ControlServer,
     tls: Option<ServerTls>,
     listen: SocketAddr,
     token: Option<String>,
     telemetry: Telemetry,
 ) -> anyhow::Result<()> {
-    let backend = Arc::new(AgentBackend::new(&parts));
-    let server = ControlServer::new(backend.clone(), auth).with_audit(Arc::new(audit));
     let listener = TcpListener::bind(listen)
         .await
         .with_context(|| format!("control API: cannot listen on {listen}"))?;
     let control = listener.local_addr()?;
+    // A gateway file may list no listeners (a sidecar only).
     let gateway = parts
         .gateway
         .as_ref()
-        .map_or_else(|| "-".to_owned(), |g| g.local_addr().to_string());
+        .and_then(|g| g.local_addrs().first())
+        .map_or_else(|| "-".to_owned(), ToString::to_string);
     {
         let mut out = std::io::stdout().lock();
-        match &token {
-            Some(token) => writeln!(out, "control={control} gateway={gateway} token={token}")?,
-            None => writeln!(out, "control={control} gateway={gateway}")?,
+        write!(out, "control={control} gateway={gateway}")?;
+        if let Some(sidecar) = &parts.sidecar {
+            write!(out, " sidecar={}", sidecar.local_addr())?;
         }
+        if let Some(token) = &token {
+            write!(out, " token={token}")?;
+        }
+        writeln!(out)?;
         out.flush()?;
     }
     tracing::info!(%control, %gateway, agent = %parts.id, "agent ready");
@@ -180,11 +212,15 @@ async fn serve(
         .context("control API")?;
     tracing::info!("shutting down");
     drop(backend);
-    if let Some(gateway) = parts.gateway
-        && tokio::time::timeout(DRAIN, gateway.shutdown())
-            .await
-            .is_err()
-    {
+    let draining = async {
+        if let Some(gateway) = parts.gateway {
+            gateway.shutdown().await;
+        }
+        if let Some(sidecar) = parts.sidecar {
+            sidecar.shutdown().await;
+        }
+    };
+    if tokio::time::timeout(DRAIN, draining).await.is_err() {
         tracing::warn!("requests still in flight after {DRAIN:?}; stopping anyway");
     }
     // The SDK's shutdown blocks while it flushes.

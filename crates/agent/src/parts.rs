@@ -21,6 +21,8 @@ pub struct AgentParts {
     pub orchestrator: Option<Orchestrator>,
     /// The gateway, when the agent runs one.
     pub gateway: Option<RunningGateway>,
+    /// The gateway's sidecar (egress) listener, when its file has a `[sidecar]`.
+    pub sidecar: Option<RunningGateway>,
     /// Fault injection into managed services (the demo's services; off elsewhere).
     pub faults: Arc<dyn FaultControl>,
 }
@@ -33,6 +35,7 @@ impl std::fmt::Debug for AgentParts {
             .field("registry", &self.registry)
             .field("orchestrator", &self.orchestrator)
             .field("gateway", &self.gateway)
+            .field("sidecar", &self.sidecar)
             .finish_non_exhaustive()
     }
 }

@@ -8,6 +8,7 @@ use std::time::Duration;
 use futures::{Stream, StreamExt as _};
 use serde_json::json;
 use support::{CHECKOUT, PAYOUT, ROUTE, TOKEN, eventually};
+use switchyard_agent::{AgentBackend, AgentParts};
 use switchyard_control_api::proto::{self, state_change::Change};
 use switchyard_control_api::{ClientError, ControlClient};
 use switchyard_resilience::breaker::BreakerState;
@@ -481,4 +482,109 @@ async fn services_and_identity() {
         inventory.breakers
     );
     assert!(!inventory.faults.expect("fault settings").enabled);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_journal_lists_and_reverts_gateway_changes() {
+    let agent = support::start().await;
+    let client = &agent.client;
+    let gateway = agent.parts.gateway.as_ref().expect("gateway").gateway();
+    let mut watch = Box::pin(client.watch().await.expect("watch"));
+
+    client
+        .set_route_weight(ROUTE, 60, "ramp up")
+        .await
+        .expect("set weight");
+    let journal = client.journal(0, 0).await.expect("journal");
+    let change = journal.last().expect("an entry").clone();
+    assert_eq!(
+        (
+            change.who.as_str(),
+            change.source.as_str(),
+            change.diff.as_str()
+        ),
+        ("console", "api", "route catalog weight 10 → 60\n")
+    );
+    assert!(change.at_unix_ms > 0);
+    // The stream announces it, whoever made it.
+    let announced = next_change(&mut watch, |c| match c {
+        Change::Config(c) => c.entry,
+        _ => None,
+    })
+    .await;
+    assert_eq!(announced, change);
+
+    let revert = client
+        .revert_journal(change.seq, "60 was too much")
+        .await
+        .expect("revert");
+    assert_eq!(
+        (revert.seq, revert.reverts_seq, revert.who.as_str()),
+        (change.seq + 1, change.seq, "console")
+    );
+    assert_eq!(revert.diff, "route catalog weight 60 → 10\n");
+    assert_eq!(gateway.route(ROUTE).expect("route").weight, Some(10));
+    let listed = client.inventory().await.expect("inventory").routes;
+    assert_eq!(listed[0].new_percent, 10);
+    let announced = next_change(&mut watch, |c| match c {
+        Change::Config(c) => c.entry.filter(|e| e.reverts_seq > 0),
+        _ => None,
+    })
+    .await;
+    assert_eq!(announced, revert);
+
+    let err = client
+        .revert_journal(999, "typo")
+        .await
+        .expect_err("unknown entry");
+    assert_eq!(err.code(), Some(Code::NotFound));
+    assert!(err.to_string().contains("#999"), "{err}");
+    let err = client
+        .revert_journal(1, "before the beginning")
+        .await
+        .expect_err("the first configuration");
+    assert_eq!(err.code(), Some(Code::FailedPrecondition));
+    let audited: Vec<(String, String)> = agent
+        .audit
+        .recent(0)
+        .into_iter()
+        .filter(|e| e.command == "RevertJournal")
+        .map(|e| (e.reason.clone(), e.outcome.clone()))
+        .collect();
+    assert_eq!(
+        audited,
+        [
+            ("60 was too much".to_owned(), "ok".to_owned()),
+            ("typo".to_owned(), "not_found".to_owned()),
+            (
+                "before the beginning".to_owned(),
+                "failed_precondition".to_owned()
+            ),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn without_a_gateway_there_is_no_journal() {
+    use switchyard_control_api::{BackendError, Command, JournalControl};
+    let parts = AgentParts {
+        id: "bare".to_owned(),
+        services: Vec::new(),
+        registry: switchyard_resilience::breaker::Registry::new(),
+        orchestrator: None,
+        gateway: None,
+        sidecar: None,
+        faults: std::sync::Arc::new(switchyard_agent::faults::NoFaults),
+    };
+    let backend = AgentBackend::new(&parts);
+    assert!(matches!(
+        backend.journal().await,
+        Err(BackendError::NotAllowed(_))
+    ));
+    assert!(matches!(
+        backend
+            .revert_journal(1, Command::new("console", "why"))
+            .await,
+        Err(BackendError::NotAllowed(_))
+    ));
 }

@@ -85,6 +85,41 @@ impl AuthConfig {
     }
 }
 
+/// The tokens a running server accepts, replaceable while it runs (token rotation):
+/// a removed token is refused from the next call on, and the watch streams it opened
+/// end with `UNAUTHENTICATED`. Cheap to clone; every clone sees the same tokens.
+#[derive(Debug, Clone)]
+pub struct LiveAuth {
+    tokens: std::sync::Arc<tokio::sync::watch::Sender<AuthConfig>>,
+}
+
+impl LiveAuth {
+    /// Starts with `auth`.
+    pub fn new(auth: AuthConfig) -> Self {
+        LiveAuth {
+            tokens: std::sync::Arc::new(tokio::sync::watch::Sender::new(auth)),
+        }
+    }
+
+    /// Accepts `auth`'s tokens from now on, and only them.
+    pub fn replace(&self, auth: AuthConfig) {
+        self.tokens.send_replace(auth);
+    }
+
+    /// The caller whose token `metadata` carries, by the tokens in force.
+    pub fn authenticate(&self, metadata: &MetadataMap) -> Result<String, AuthError> {
+        self.tokens
+            .borrow()
+            .authenticate(metadata)
+            .map(str::to_owned)
+    }
+
+    /// Completes each time the tokens are replaced.
+    pub(crate) fn changes(&self) -> tokio::sync::watch::Receiver<AuthConfig> {
+        self.tokens.subscribe()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

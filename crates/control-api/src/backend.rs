@@ -114,6 +114,18 @@ pub trait RouteControl: Send + Sync {
     -> Result<proto::Route>;
 }
 
+/// The configuration journal: the gateway's in the agent.
+#[async_trait]
+pub trait JournalControl: Send + Sync {
+    /// Every entry kept, oldest first (the server pages them). `NotAllowed` when
+    /// there is nothing journaled here (no gateway).
+    async fn journal(&self) -> Result<Vec<proto::JournalEntry>>;
+    /// Puts back the state from just before entry `seq` and answers with the entry
+    /// recording that. `NotFound` for an unknown `seq`; `NotAllowed` when it cannot be
+    /// reverted (the first configuration) or there is no gateway.
+    async fn revert_journal(&self, seq: u64, command: Command) -> Result<proto::JournalEntry>;
+}
+
 /// Fault injection on demo services.
 #[async_trait]
 pub trait FaultControl: Send + Sync {
@@ -141,7 +153,7 @@ pub trait StateSource: Send + Sync {
 /// Everything the control server needs from an agent.
 #[async_trait]
 pub trait ControlBackend:
-    BreakerControl + SagaControl + RouteControl + FaultControl + StateSource
+    BreakerControl + SagaControl + RouteControl + JournalControl + FaultControl + StateSource
 {
     /// Which agent this is.
     fn identity(&self) -> proto::Identity;

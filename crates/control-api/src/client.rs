@@ -351,6 +351,26 @@ impl ControlClient {
         Ok(c.set_fault(req).await?.into_inner())
     }
 
+    /// The gateway's journal, oldest first: the entries after `since_seq` (0: from the
+    /// oldest kept), at most `limit` (0: all) — the first ones after `since_seq` when
+    /// it is set, else the newest.
+    pub async fn journal(&self, since_seq: u64, limit: u32) -> Result<Vec<proto::JournalEntry>> {
+        let mut c = self.inner.clone();
+        let req = proto::ListJournalRequest { since_seq, limit };
+        Ok(c.list_journal(req).await?.into_inner().entries)
+    }
+
+    /// Puts back the gateway's state from just before entry `seq`; answers with the
+    /// entry recording the revert.
+    pub async fn revert_journal(&self, seq: u64, reason: &str) -> Result<proto::JournalEntry> {
+        let mut c = self.inner.clone();
+        let req = proto::RevertJournalRequest {
+            seq,
+            reason: reason.to_owned(),
+        };
+        Ok(c.revert_journal(req).await?.into_inner())
+    }
+
     /// The last `limit` audit entries (0: all kept), oldest first.
     pub async fn audit(&self, limit: u32) -> Result<Vec<proto::AuditEntry>> {
         let mut c = self.inner.clone();

@@ -15,6 +15,7 @@ pub mod command;
 pub mod error;
 pub mod experiment;
 pub mod inventory;
+pub mod journal;
 pub mod server;
 pub mod time;
 pub mod tls;
@@ -29,10 +30,10 @@ pub mod proto {
 }
 
 pub use audit::{AuditEntry, AuditLog};
-pub use auth::AuthConfig;
+pub use auth::{AuthConfig, LiveAuth};
 pub use backend::{
-    BreakerAction, BreakerControl, ControlBackend, FaultControl, RouteControl, SagaControl,
-    SagaFilter, StateSource,
+    BreakerAction, BreakerControl, ControlBackend, FaultControl, JournalControl, RouteControl,
+    SagaControl, SagaFilter, StateSource,
 };
 pub use bus::StateBus;
 pub use client::{ClientError, ControlClient};

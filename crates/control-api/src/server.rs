@@ -11,12 +11,13 @@ use tonic::metadata::MetadataMap;
 use tonic::{Request, Response, Status};
 
 use crate::audit::{AuditEntry, AuditLog};
-use crate::auth::{AuthConfig, UNKNOWN_CALLER};
+use crate::auth::{AuthConfig, LiveAuth, UNKNOWN_CALLER};
 use crate::backend::{BreakerAction, ControlBackend, SagaFilter};
 use crate::command::Command;
 use crate::error::BackendError;
 use crate::experiment::{self, Experiment};
 use crate::inventory;
+use crate::journal;
 use crate::proto::{self, control_server::Control, state_change::Change};
 use crate::time::{from_unix_ms, now_unix_ms};
 use crate::tls::ServerTls;
@@ -30,7 +31,7 @@ const WATCH_BUFFER: usize = 256;
 #[derive(Clone)]
 pub struct ControlServer {
     backend: Arc<dyn ControlBackend>,
-    auth: AuthConfig,
+    auth: LiveAuth,
     audit: Arc<AuditLog>,
 }
 
@@ -48,9 +49,14 @@ impl ControlServer {
     pub fn new(backend: Arc<dyn ControlBackend>, auth: AuthConfig) -> Self {
         ControlServer {
             backend,
-            auth,
+            auth: LiveAuth::new(auth),
             audit: Arc::new(AuditLog::default()),
         }
+    }
+
+    /// The tokens in force, to replace while the server runs (token rotation).
+    pub fn auth(&self) -> &LiveAuth {
+        &self.auth
     }
 
     /// Audits into `audit` (e.g. one that also writes a file, or one the agent shares).
@@ -95,7 +101,7 @@ impl ControlServer {
         reason: &str,
     ) -> Result<String, Status> {
         match self.auth.authenticate(metadata) {
-            Ok(caller) => Ok(caller.to_owned()),
+            Ok(caller) => Ok(caller),
             Err(err) => {
                 let status = Status::unauthenticated(err.to_string());
                 self.audit.record(AuditEntry::now(
@@ -211,6 +217,11 @@ impl Control for ControlServer {
         request: Request<proto::WatchStateRequest>,
     ) -> Result<Response<Self::WatchStateStream>, Status> {
         self.authenticate(request.metadata(), "WatchState", "", "")?;
+        // The stream lives as long as the token it was opened with: kept to be checked
+        // again whenever the tokens are replaced.
+        let metadata = request.metadata().clone();
+        let auth = self.auth.clone();
+        let mut rotations = self.auth.changes();
         // Subscribe before taking the snapshot: a change in between is sent twice
         // (harmless), never lost.
         let mut changes = self.backend.subscribe();
@@ -228,6 +239,15 @@ impl Control for ControlServer {
                     None => tokio::select! {
                         // The client went away: stop without waiting for a change.
                         () = tx.closed() => return,
+                        rotated = rotations.changed() => {
+                            if rotated.is_ok()
+                                && let Err(err) = auth.authenticate(&metadata)
+                            {
+                                let _ = tx.send(Err(Status::unauthenticated(err.to_string()))).await;
+                                return;
+                            }
+                            continue;
+                        }
                         received = changes.recv() => match received {
                             Ok(change) => change,
                             Err(RecvError::Lagged(missed)) => {
@@ -451,6 +471,42 @@ impl Control for ControlServer {
                 };
                 experiment::validate_fault(&fault)?;
                 backend.set_fault(fault, cmd).await
+            },
+        )
+        .await
+    }
+
+    async fn list_journal(
+        &self,
+        request: Request<proto::ListJournalRequest>,
+    ) -> Result<Response<proto::ListJournalResponse>, Status> {
+        self.authenticate(request.metadata(), "ListJournal", "", "")?;
+        let req = request.into_inner();
+        let entries = self.backend.journal().await?;
+        Ok(Response::new(proto::ListJournalResponse {
+            entries: journal::page(entries, req.since_seq, req.limit),
+        }))
+    }
+
+    async fn revert_journal(
+        &self,
+        request: Request<proto::RevertJournalRequest>,
+    ) -> Result<Response<proto::JournalEntry>, Status> {
+        let (metadata, _, req) = request.into_parts();
+        let backend = &self.backend;
+        self.command(
+            &metadata,
+            "RevertJournal",
+            &format!("#{}", req.seq),
+            &req.reason,
+            None,
+            |cmd| async move {
+                if req.seq == 0 {
+                    return Err(BackendError::InvalidArgument(
+                        "seq must be at least 1".into(),
+                    ));
+                }
+                backend.revert_journal(req.seq, cmd).await
             },
         )
         .await

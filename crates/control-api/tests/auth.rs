@@ -71,3 +71,48 @@ async fn tokens_that_are_not_header_values_are_refused_locally() {
         .expect_err("newline in token");
     assert!(matches!(err, ClientError::InvalidToken), "{err}");
 }
+
+#[tokio::test]
+async fn rotated_tokens_apply_at_once() {
+    let h = Harness::start(MemoryBackend::new(true)).await;
+    let alice = h.client().await;
+    let mut watching = Box::pin(alice.watch().await.expect("watch"));
+    assert!(matches!(
+        support::next_change(&mut watching).await,
+        switchyard_control_api::proto::state_change::Change::Snapshot(_)
+    ));
+
+    // Alice's token is rotated out; Carol's comes in.
+    h.auth.replace(
+        switchyard_control_api::AuthConfig::new()
+            .token("carol", "carol-new-token")
+            .token("bob", "bob-secret-token"),
+    );
+    let err = alice.identity().await.expect_err("removed token");
+    assert!(matches!(err, ClientError::Unauthenticated(_)), "{err}");
+    let carol = h.client_with("carol-new-token").await.expect("connect");
+    carol
+        .trip_breaker("payments", "rotation drill", None)
+        .await
+        .expect("the new token works");
+    let last = carol.audit(1).await.expect("audit");
+    assert_eq!(last[0].caller, "carol");
+
+    // The stream Alice opened before the rotation ends with UNAUTHENTICATED.
+    let ended = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        use futures::StreamExt as _;
+        loop {
+            match watching.next().await {
+                Some(Ok(_)) => continue,
+                Some(Err(err)) => return Some(err),
+                None => return None,
+            }
+        }
+    })
+    .await
+    .expect("the stream ends");
+    assert!(
+        matches!(ended, Some(ClientError::Unauthenticated(_))),
+        "{ended:?}"
+    );
+}

@@ -32,6 +32,18 @@ pub const REASON: &str = "breaker.reason";
 /// automatic state machine underneath observe-only mode (nothing was enforced).
 pub const DRY_RUN: &str = "breaker.dry_run";
 
+/// The breaker of one instance of a gateway's upstream cluster:
+/// `upstream.{cluster}.{ip:port}`.
+pub fn upstream_breaker_name(cluster: &str, address: &impl std::fmt::Display) -> String {
+    format!("upstream.{cluster}.{address}")
+}
+
+/// The breaker of a destination a sidecar passes its service's calls through to,
+/// one per `host:port` as the service called it: `egress.{host}:{port}`.
+pub fn egress_breaker_name(host: &str, port: u16) -> String {
+    format!("egress.{host}:{port}")
+}
+
 string_enum! {
     /// A breaker's state; the automatic ones (closed, open, half-open) and the
     /// ones an operator sets (forced open, disabled, observe-only).

@@ -11,7 +11,7 @@ use crate::config::{BalancerKind, BreakerSettings, ClusterConfig, HealthConfig};
 
 /// The breaker name of an instance, as the registry and the control API know it.
 pub fn breaker_name(cluster: &str, address: &SocketAddr) -> String {
-    format!("upstream.{cluster}.{address}")
+    switchyard_conventions::breaker::upstream_breaker_name(cluster, address)
 }
 
 pub(crate) fn breaker_config(settings: &BreakerSettings) -> BreakerConfig {

@@ -4,7 +4,8 @@
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
@@ -12,6 +13,7 @@ use http::HeaderName;
 use switchyard_resilience::breaker::Registry;
 use switchyard_resilience::rate_limit::{LimitMode, Quota, RateLimiter};
 use switchyard_resilience::retry::{Backoff, RetryBudget, RetryPolicy};
+use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 
 use crate::auth::Auth;
@@ -21,7 +23,9 @@ use crate::error::{ConfigError, Error, Result};
 use crate::forward::{self, Classifier};
 use crate::governor::{Decision, Governor};
 use crate::inventory::{InstanceState, RouteState, RouteTarget};
-use crate::journal::{self, ChangeSource, JOURNAL_CAPACITY, JournalEntry, Recorded, Snapshot};
+use crate::journal::{
+    self, ChangeSource, GOVERNOR, JOURNAL_CAPACITY, JournalEntry, RAMP, Recorded, Snapshot,
+};
 use crate::route::{Limiter, Matcher, Route, Target};
 use crate::split::SplitState;
 use crate::stats::RouteStats;
@@ -33,6 +37,8 @@ pub(crate) struct Runtime {
     pub(crate) clusters: Vec<Arc<Cluster>>,
     /// Worker threads for listeners started from now on (`None`: one per core).
     pub(crate) workers: Option<usize>,
+    /// The egress side, when configured.
+    pub(crate) sidecar: Option<crate::sidecar::Sidecar>,
 }
 
 /// What a route keeps across configuration changes.
@@ -46,25 +52,32 @@ struct RouteShared {
 pub(crate) struct Shared {
     pub(crate) runtime: ArcSwap<Runtime>,
     pub(crate) telemetry: crate::trace::Telemetry,
-    registry: Registry,
+    pub(crate) registry: Registry,
     routes: Mutex<HashMap<String, Arc<RouteShared>>>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
     /// One change at a time (applies, live weights, reverts), so that two cannot
     /// interleave their task restarts or journal entries. Holds the journal.
     applying: Mutex<Journal>,
+    /// Every new journal entry, for whoever watches (the agent's state stream).
+    entries: broadcast::Sender<JournalEntry>,
+    /// Bumped by every swap: a governor task of an older configuration (aborted, but
+    /// perhaps already past its last await) must not journal a move.
+    generation: AtomicU64,
 }
 
 #[derive(Debug, Default)]
 struct Journal {
     next_seq: u64,
     entries: VecDeque<Recorded>,
-    /// The configuration running now (its live weights are read when needed, since
-    /// ramps and the governor move them without a journal entry).
+    /// The configuration running now (its live weights are read when needed rather
+    /// than kept here).
     current: Option<Arc<Snapshot>>,
 }
 
 /// Who made a change (the default for calls without one).
 const LOCAL: &str = "local";
+/// Journal entries buffered for a slow watcher before it lags.
+const ENTRY_BUFFER: usize = 64;
 
 impl Drop for Shared {
     fn drop(&mut self) {
@@ -117,6 +130,8 @@ impl Gateway {
                 routes: Mutex::default(),
                 tasks: Mutex::default(),
                 applying: Mutex::default(),
+                entries: broadcast::channel(ENTRY_BUFFER).0,
+                generation: AtomicU64::new(0),
             }),
         };
         gateway.apply(config)?;
@@ -179,6 +194,7 @@ impl Gateway {
         let previous = self.shared.runtime.load_full();
         let runtime = Arc::new(self.build(config, &previous)?);
         self.shared.runtime.store(runtime.clone());
+        self.shared.generation.fetch_add(1, Ordering::SeqCst);
         self.forget_removed_breakers(&previous, &runtime);
         self.restart_tasks(config, &runtime);
         Ok(())
@@ -234,7 +250,18 @@ impl Gateway {
             before: before.map(Arc::new),
         });
         journal.current = Some(Arc::new(after));
+        // Nobody watching is fine.
+        let _ = self.shared.entries.send(entry.clone());
         entry
+    }
+
+    /// Every journal entry from now on, as it is recorded. A receiver that falls
+    /// more than a few dozen entries behind gets `RecvError::Lagged`; [`journal`]
+    /// has them all.
+    ///
+    /// [`journal`]: Self::journal
+    pub fn watch_journal(&self) -> broadcast::Receiver<JournalEntry> {
+        self.shared.entries.subscribe()
     }
 
     /// Every change kept (the last [`JOURNAL_CAPACITY`]), oldest first.
@@ -395,10 +422,16 @@ impl Gateway {
                 stats: shared.stats.clone(),
             });
         }
+        let sidecar = config
+            .sidecar
+            .as_ref()
+            .map(|s| crate::sidecar::Sidecar::build(s, &clusters))
+            .transpose()?;
         Ok(Runtime {
             routes,
             clusters,
             workers: config.workers,
+            sidecar,
         })
     }
 
@@ -503,6 +536,8 @@ impl Gateway {
                 .as_ref()
                 .map_or(Duration::from_secs(1), |g| g.interval);
             tasks.push(tokio::spawn(govern(
+                Arc::downgrade(&self.shared),
+                self.shared.generation.load(Ordering::SeqCst),
                 route.name.clone(),
                 Governor::new(split.ramp.clone(), split.governor.clone()),
                 interval,
@@ -545,17 +580,29 @@ impl Gateway {
     ) -> Result<RouteState> {
         let mut journal = self.lock_journal();
         let state = self.split_state(route, percent)?;
-        let before = self.snapshot(&journal);
-        change(&state);
+        self.record_live(&mut journal, who, ChangeSource::Api, || change(&state));
+        drop(journal);
+        self.route(route)
+    }
+
+    /// Makes a live change (weights, shadows) and journals it. The caller holds the
+    /// journal lock.
+    fn record_live(
+        &self,
+        journal: &mut Journal,
+        who: &str,
+        source: ChangeSource,
+        change: impl FnOnce(),
+    ) {
+        let before = self.snapshot(journal);
+        change();
         if let Some(before) = before {
             let after = Snapshot {
                 live: self.live(),
                 ..before.clone()
             };
-            self.record(&mut journal, who, ChangeSource::Api, Some(before), after);
+            self.record(journal, who, source, Some(before), after);
         }
-        drop(journal);
-        self.route(route)
     }
 
     fn split_state(&self, name: &str, percent: u8) -> Result<Arc<SplitState>> {
@@ -656,8 +703,12 @@ fn route_state(route: &Route) -> RouteState {
     }
 }
 
-/// Runs a split's governor until the next apply aborts it.
+/// Runs a split's governor until the next apply aborts it. Its moves are journaled
+/// (as `ramp` or `governor`), so a revert or an operator sees them like any change.
+#[allow(clippy::too_many_arguments)] // one task's whole state, passed once at spawn
 async fn govern(
+    shared: Weak<Shared>,
+    generation: u64,
     route: Arc<str>,
     mut governor: Governor,
     interval: Duration,
@@ -667,6 +718,7 @@ async fn govern(
 ) {
     let started = tokio::time::Instant::now();
     let mut ticker = tokio::time::interval(interval);
+    let who = if governor.gated() { GOVERNOR } else { RAMP };
     loop {
         ticker.tick().await;
         let decision = governor.tick(
@@ -675,17 +727,32 @@ async fn govern(
             new.any_breaker_open(),
             state.weight(),
         );
-        match decision {
-            Decision::Hold => {}
+        let (who, weight, rolled_back) = match decision {
+            Decision::Hold => continue,
             Decision::Advance(weight) => {
                 tracing::info!(route = %route, weight, "ramp advances");
-                state.set_weight(weight);
+                (who, weight, false)
             }
             Decision::Rollback => {
                 tracing::warn!(route = %route, "new side's breaker opened: rolling back to legacy");
-                state.set_weight(0);
+                (GOVERNOR, 0, true)
+            }
+        };
+        // The gateway is gone: nothing left to govern.
+        let Some(shared) = shared.upgrade() else {
+            return;
+        };
+        let gateway = Gateway { shared };
+        let mut journal = gateway.lock_journal();
+        if gateway.shared.generation.load(Ordering::SeqCst) != generation {
+            // A newer configuration took over (and restarted its own governor).
+            return;
+        }
+        gateway.record_live(&mut journal, who, ChangeSource::Governor, || {
+            state.set_weight(weight);
+            if rolled_back {
                 state.set_rolled_back(true);
             }
-        }
+        });
     }
 }

@@ -64,6 +64,11 @@ impl Governor {
         }
     }
 
+    /// Whether a budget gates the ramp (else it follows the clock alone).
+    pub fn gated(&self) -> bool {
+        self.budget.is_some()
+    }
+
     /// Whether it has rolled back (it then holds until rebuilt).
     pub fn rolled_back(&self) -> bool {
         self.rolled_back

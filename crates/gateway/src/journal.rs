@@ -1,6 +1,6 @@
 //! The configuration journal: every change applied to a gateway (a file, a config from
-//! the control API, a weight or shadow set live, a revert) with who made it, when, and
-//! a readable diff; any entry can be reverted.
+//! the control API, a weight or shadow set live, a ramp step or governor rollback, a
+//! revert) with who made it, when, and a readable diff; any entry can be reverted.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -13,6 +13,11 @@ use crate::config::Config;
 /// How many entries a gateway keeps; older ones are dropped first.
 pub const JOURNAL_CAPACITY: usize = 512;
 
+/// The `who` of a weight moved along a ramp schedule without a budget.
+pub const RAMP: &str = "ramp";
+/// The `who` of a weight moved along a ramp gated by a governor, or rolled back by it.
+pub const GOVERNOR: &str = "governor";
+
 /// Where a change came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -23,6 +28,9 @@ pub enum ChangeSource {
     Api,
     /// The revert of the entry with this sequence number.
     Revert(u64),
+    /// A split's ramp schedule or migration governor moved a weight by itself
+    /// (`who` is `ramp` or `governor`), rollbacks included.
+    Governor,
 }
 
 impl fmt::Display for ChangeSource {
@@ -31,6 +39,7 @@ impl fmt::Display for ChangeSource {
             ChangeSource::File(path) => write!(f, "file {}", path.display()),
             ChangeSource::Api => f.write_str("api"),
             ChangeSource::Revert(seq) => write!(f, "revert of #{seq}"),
+            ChangeSource::Governor => f.write_str("governor"),
         }
     }
 }

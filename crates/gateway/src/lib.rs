@@ -4,7 +4,9 @@
 //! routes carry timeouts, retries (idempotent methods, within a budget), rate limits,
 //! API-key and JWT authentication, strangler-fig splits with shadowing and a migration
 //! governor, and JSON ↔ XML / form adapters. The configuration is TOML, checked before
-//! it is applied and swapped live without dropping connections.
+//! it is applied and swapped live without dropping connections; every change is
+//! journaled and can be reverted. A `[sidecar]` section serves the same proxy on the
+//! egress side of one service ([`Gateway::serve_sidecar_on`]).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), switchyard_gateway::Error> {
@@ -45,6 +47,7 @@ mod pool;
 mod proxy;
 mod route;
 mod server;
+mod sidecar;
 pub mod split;
 mod stats;
 mod trace;
@@ -54,6 +57,6 @@ pub use config::Config;
 pub use error::{ConfigError, Error, Result};
 pub use gateway::Gateway;
 pub use inventory::{InstanceState, RouteCounters, RouteState, RouteTarget};
-pub use journal::{ChangeSource, JOURNAL_CAPACITY, JournalEntry};
+pub use journal::{ChangeSource, GOVERNOR, JOURNAL_CAPACITY, JournalEntry, RAMP};
 pub use proxy::Body;
 pub use server::RunningGateway;

@@ -34,7 +34,7 @@ use crate::trace;
 pub type Body = BoxBody<Bytes, hyper::Error>;
 
 /// Request bodies are read whole (for retries, shadows and adapters) up to this size.
-const MAX_BODY: usize = 16 << 20;
+pub(crate) const MAX_BODY: usize = 16 << 20;
 
 /// What the span records about where the request went.
 #[derive(Debug, Default)]

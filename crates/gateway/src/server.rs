@@ -50,6 +50,17 @@ impl Gateway {
     /// Serves this gateway on `listen` (each `ip:port`; port 0 picks one), with the
     /// running configuration's number of workers.
     pub async fn serve_on(&self, listen: &[String]) -> Result<RunningGateway> {
+        self.listen(listen, Side::Ingress).await
+    }
+
+    /// Serves this gateway's sidecar (egress) side on `listen` (usually the
+    /// configuration's `sidecar.listen`): calls are routed by the `[sidecar]`
+    /// destinations, not the routes; `503` while no `[sidecar]` is configured.
+    pub async fn serve_sidecar_on(&self, listen: &[String]) -> Result<RunningGateway> {
+        self.listen(listen, Side::Egress).await
+    }
+
+    async fn listen(&self, listen: &[String], side: Side) -> Result<RunningGateway> {
         let mut bound = Vec::new();
         for text in listen {
             let addr: SocketAddr = text.parse().map_err(|_| {
@@ -78,7 +89,7 @@ impl Gateway {
         let mut lanes = Vec::with_capacity(count);
         let mut workers = Vec::with_capacity(count);
         for index in 0..count {
-            let (lane, done) = spawn_worker(index, self.shared.clone(), stop.subscribe())?;
+            let (lane, done) = spawn_worker(index, self.shared.clone(), side, stop.subscribe())?;
             lanes.push(lane);
             workers.push(done);
         }
@@ -133,6 +144,15 @@ impl Drop for RunningGateway {
     }
 }
 
+/// Which way a listener's requests go.
+#[derive(Debug, Clone, Copy)]
+enum Side {
+    /// Into the services: matched by the routes.
+    Ingress,
+    /// Out of one service: matched by the sidecar's destinations.
+    Egress,
+}
+
 /// Where an accept loop hands a connection to one worker.
 type Lane = mpsc::UnboundedSender<(std::net::TcpStream, SocketAddr)>;
 
@@ -141,6 +161,7 @@ type Lane = mpsc::UnboundedSender<(std::net::TcpStream, SocketAddr)>;
 fn spawn_worker(
     index: usize,
     shared: Arc<Shared>,
+    side: Side,
     stop: watch::Receiver<bool>,
 ) -> Result<(Lane, oneshot::Receiver<()>)> {
     let (lane, connections) = mpsc::unbounded_channel();
@@ -152,7 +173,7 @@ fn spawn_worker(
     std::thread::Builder::new()
         .name(format!("gateway-{index}"))
         .spawn(move || {
-            runtime.block_on(work(shared, connections, stop));
+            runtime.block_on(work(shared, side, connections, stop));
             // Shadow requests still running are cut off with the runtime.
             drop(runtime);
             let _ = done.send(());
@@ -164,6 +185,7 @@ fn spawn_worker(
 /// One worker: serves the connections dealt to it until told to stop.
 async fn work(
     shared: Arc<Shared>,
+    side: Side,
     mut connections: mpsc::UnboundedReceiver<(std::net::TcpStream, SocketAddr)>,
     mut stop: watch::Receiver<bool>,
 ) {
@@ -188,7 +210,12 @@ async fn work(
                     let shared = shared.clone();
                     let pool = pool.clone();
                     async move {
-                        Ok::<_, Infallible>(proxy::handle(shared, pool, request, peer).await)
+                        Ok::<_, Infallible>(match side {
+                            Side::Ingress => proxy::handle(shared, pool, request, peer).await,
+                            Side::Egress => {
+                                crate::sidecar::handle(shared, pool, request, peer).await
+                            }
+                        })
                     }
                 });
                 let connection = builder

@@ -58,7 +58,7 @@ pub(crate) fn start_span(
     route_name: &str,
     method: &str,
 ) -> Context {
-    let parent = TraceContextPropagator::new().extract(&HeaderExtractor(headers));
+    let parent = extract(headers);
     let span = tracer
         .span_builder(route_name.to_owned())
         .with_kind(SpanKind::Server)
@@ -68,6 +68,11 @@ pub(crate) fn start_span(
         ])
         .start_with_context(tracer, &parent);
     parent.with_span(span)
+}
+
+/// The caller's context from its `traceparent` (an empty one without).
+pub(crate) fn extract(headers: &HeaderMap) -> Context {
+    TraceContextPropagator::new().extract(&HeaderExtractor(headers))
 }
 
 /// Writes `cx` into the upstream request's headers (`traceparent`, `tracestate`).

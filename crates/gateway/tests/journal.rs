@@ -2,7 +2,10 @@
 
 use std::path::PathBuf;
 
-use switchyard_gateway::{ChangeSource, Config, Error, Gateway};
+use switchyard_gateway::{ChangeSource, Config, Error, GOVERNOR, Gateway, RAMP};
+
+mod support;
+use support::eventually;
 
 fn config(timeout: &str, weight: u8) -> String {
     format!(
@@ -140,4 +143,45 @@ async fn refused_changes_leave_no_entry() {
         gateway.revert(99, "x"),
         Err(Error::UnknownJournalEntry { seq: 99 })
     ));
+}
+
+#[tokio::test]
+async fn ramp_steps_are_journaled_and_can_be_reverted() {
+    let text = config("2s", 0).replace(
+        "weight = 0\n",
+        "weight = 0\nramp = [{ after = \"0s\", weight = 30 }]\n",
+    );
+    let gateway = Gateway::new(Config::from_toml(&text).unwrap()).unwrap();
+    let mut watched = gateway.watch_journal();
+    eventually("the ramp's step is journaled", || {
+        gateway.journal().iter().any(|e| e.who == RAMP)
+    })
+    .await;
+    let step = gateway.journal().pop().unwrap();
+    assert_eq!(step.source, ChangeSource::Governor);
+    assert_eq!(step.diff, "route catalog weight 0 → 30\n");
+    assert_eq!(gateway.route("catalog").unwrap().weight, Some(30));
+    // Watchers see it as it is recorded.
+    assert_eq!(watched.recv().await.unwrap(), step);
+
+    let revert = gateway.revert(step.seq, "carol").unwrap();
+    assert_eq!(revert.diff, "route catalog weight 30 → 0\n");
+    assert_eq!(gateway.route("catalog").unwrap().weight, Some(0));
+    assert_eq!(watched.recv().await.unwrap(), revert);
+}
+
+#[tokio::test]
+async fn a_governed_ramp_is_journaled_as_the_governor() {
+    let text = config("2s", 0).replace(
+        "weight = 0\n",
+        "weight = 0\nramp = [{ after = \"0s\", weight = 10 }]\n\
+         governor = { min_requests = 0, interval = \"20ms\" }\n",
+    );
+    let gateway = Gateway::new(Config::from_toml(&text).unwrap()).unwrap();
+    eventually("the governed step is journaled", || {
+        gateway.journal().iter().any(|e| e.who == GOVERNOR)
+    })
+    .await;
+    let step = gateway.journal().pop().unwrap();
+    assert_eq!(step.diff, "route catalog weight 0 → 10\n");
 }

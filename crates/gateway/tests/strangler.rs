@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 
 use serde_json::json;
 use support::{client, eventually, upstream};
-use switchyard_gateway::{Config, Gateway, RunningGateway};
+use switchyard_gateway::{ChangeSource, Config, GOVERNOR, Gateway, RunningGateway};
 
 async fn start(toml: &str) -> RunningGateway {
     let mut config = Config::from_toml(toml).unwrap_or_else(|e| panic!("{e}"));
@@ -213,6 +213,20 @@ async fn governor_rolls_back_when_the_new_side_breaker_opens() {
     })
     .await;
     assert!(gateway.route("catalog").unwrap().rolled_back);
+    // The rollback is a journal entry like any change, and can be reverted.
+    let rollback = gateway.journal().pop().unwrap();
+    assert_eq!(
+        (
+            rollback.who.as_str(),
+            &rollback.source,
+            rollback.diff.as_str()
+        ),
+        (
+            GOVERNOR,
+            &ChangeSource::Governor,
+            "route catalog weight 100 → 0\n"
+        )
+    );
     for _ in 0..10 {
         assert_eq!(http.get(url(&gw, "/")).send().await.unwrap().status(), 200);
     }

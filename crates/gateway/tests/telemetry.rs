@@ -285,3 +285,69 @@ async fn counts_route_requests_by_target_and_status_class() {
     assert_eq!(route_requests(&refused), 1);
     gw.shutdown().await;
 }
+
+#[tokio::test]
+async fn the_sidecar_records_a_client_span_per_outgoing_call() {
+    exporters();
+    let up = upstream("egress-traced").await;
+    let config = Config::from_toml(&format!(
+        r#"listeners = []
+        [[cluster]]
+        name = "ledger"
+        instances = ["{}"]
+        [sidecar]
+        listen = "127.0.0.1:0"
+        service = "billing"
+        [[sidecar.destination]]
+        host = "ledger.internal"
+        cluster = "ledger"
+        "#,
+        up.addr
+    ))
+    .unwrap();
+    let sidecar = Gateway::new(config)
+        .unwrap()
+        .serve_sidecar_on(&["127.0.0.1:0".to_owned()])
+        .await
+        .unwrap();
+    let caller_trace = "0af7651916cd43dd8448eb211c80319c";
+    let caller_span = "b7ad6b7169203331";
+    let http = reqwest::Client::builder()
+        .proxy(reqwest::Proxy::http(format!("http://{}", sidecar.local_addr())).unwrap())
+        .build()
+        .unwrap();
+    let response = http
+        .post("http://ledger.internal/entries")
+        .header("traceparent", format!("00-{caller_trace}-{caller_span}-01"))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+
+    let spans = spans_of("POST ledger.internal");
+    assert_eq!(spans.len(), 1, "one span per outgoing call");
+    let span = &spans[0];
+    assert_eq!(span.span_kind, opentelemetry::trace::SpanKind::Client);
+    assert_eq!(
+        span.span_context.trace_id(),
+        TraceId::from_hex(caller_trace).unwrap()
+    );
+    assert_eq!(span.parent_span_id, SpanId::from_hex(caller_span).unwrap());
+    assert_eq!(attr(span, "sidecar.service"), &Value::from("billing"));
+    assert_eq!(attr(span, "sidecar.destination"), &Value::from("ledger"));
+    assert_eq!(
+        attr(span, "server.address"),
+        &Value::from("ledger.internal")
+    );
+    assert_eq!(attr(span, "server.port"), &Value::I64(80));
+    assert_eq!(attr(span, "http.response.status_code"), &Value::I64(200));
+    assert_eq!(
+        attr(span, "network.peer.port"),
+        &Value::I64(i64::from(up.addr.port()))
+    );
+    let (trace, parent) = parse_traceparent(&upstream_traceparent(&up));
+    assert_eq!(trace, span.span_context.trace_id());
+    assert_eq!(parent, span.span_context.span_id());
+    sidecar.shutdown().await;
+}

@@ -14,6 +14,7 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio::task::AbortHandle;
 
 use super::RouteMarks;
+use super::journal::entry_view;
 use super::routes::route_view;
 
 /// How often the gateway's weights are compared with what was last reported: the
@@ -102,6 +103,27 @@ pub(super) fn routes(gateway: Gateway, bus: StateBus, marks: RouteMarks) -> Abor
                     by: String::new(),
                     note: "changed by the gateway (ramp, governor or configuration)".to_owned(),
                 }));
+            }
+        }
+    })
+    .abort_handle()
+}
+
+/// New entries of the gateway's configuration journal, whoever made them (a file, a
+/// command, a ramp, the governor, a revert).
+pub(super) fn journal(gateway: Gateway, bus: StateBus) -> AbortHandle {
+    let mut entries = gateway.watch_journal();
+    tokio::spawn(async move {
+        loop {
+            match entries.recv().await {
+                Ok(entry) => bus.emit(Change::Config(proto::ConfigChange {
+                    entry: Some(entry_view(&entry)),
+                })),
+                // ListJournal still has them all.
+                Err(RecvError::Lagged(missed)) => {
+                    tracing::warn!(missed, "journal entries lagged");
+                }
+                Err(RecvError::Closed) => return,
             }
         }
     })

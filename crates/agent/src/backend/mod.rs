@@ -1,10 +1,11 @@
 //! The control backend over an agent's parts: the control server's traits
 //! (`switchyard_control_api::backend`) answered by the resilience registry, the saga
-//! orchestrator, the gateway and the fault switch, plus a state bus fed by background
-//! bridges from each of them.
+//! orchestrator, the gateway (routes and its configuration journal) and the fault
+//! switch, plus a state bus fed by background bridges from each of them.
 
 mod breakers;
 mod bridge;
+mod journal;
 mod routes;
 mod sagas;
 
@@ -80,6 +81,7 @@ impl AgentBackend {
                 bus.clone(),
                 Arc::clone(&route_marks),
             ));
+            bridges.push(bridge::journal(gateway.clone(), bus.clone()));
         }
         AgentBackend {
             id: parts.id.clone(),

@@ -19,6 +19,8 @@
 //!
 //! [gateway]
 //! file = "gateway.toml"                        # optional: no gateway without it
+//!                                              # its [sidecar], if any, runs the egress
+//!                                              # listener (crates/gateway/README.md)
 //!
 //! [sagas]
 //! log = "sagas.db"                             # default; or sqlite:..., postgres://...
@@ -28,6 +30,10 @@
 //! [faults]
 //! enabled = false                              # default
 //! ```
+//!
+//! Applied live when the file changes (`src/reload.rs`): `control.tokens`,
+//! `faults.enabled`, `sagas.definitions` (and the files' contents), `gateway.file` (and
+//! its contents); anything else takes effect at the next start.
 //!
 //! Relative paths are relative to the file's directory. Unknown keys are errors, and
 //! every error names the line and the field: `agent.toml:7: control.tokens: ...`.
@@ -101,6 +107,17 @@ pub struct ControlConfig {
     pub tls_key: Option<PathBuf>,
     /// Where audit entries are appended as JSON lines (kept in memory regardless).
     pub audit_file: Option<PathBuf>,
+}
+
+impl ControlConfig {
+    /// The tokens as the control server takes them.
+    pub fn auth(&self) -> switchyard_control_api::AuthConfig {
+        self.tokens
+            .iter()
+            .fold(switchyard_control_api::AuthConfig::new(), |auth, t| {
+                auth.token(t.name.clone(), t.token.clone())
+            })
+    }
 }
 
 impl Default for ControlConfig {

@@ -197,6 +197,7 @@ pub async fn launch(options: DemoOptions) -> anyhow::Result<Demo> {
             registry,
             orchestrator: Some(orchestrator),
             gateway: Some(running),
+            sidecar: None,
             faults: faults.clone(),
         },
         faults,

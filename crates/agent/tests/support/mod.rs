@@ -4,6 +4,8 @@
 
 #![allow(dead_code)] // each test binary uses its own share of the helpers
 
+pub(crate) mod process;
+
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -51,7 +53,8 @@ impl Drop for TestAgent {
     }
 }
 
-async fn upstream(name: &'static str) -> SocketAddr {
+/// An axum server answering every request with `name`.
+pub(crate) async fn upstream(name: &'static str) -> SocketAddr {
     let app = axum::Router::new().fallback(move || async move { name });
     let listener = TcpListener::bind("127.0.0.1:0")
         .await
@@ -147,6 +150,7 @@ weight = 10
         registry,
         orchestrator: Some(orchestrator.clone()),
         gateway: Some(gateway),
+        sidecar: None,
         faults: Arc::new(NoFaults),
     };
     let backend = Arc::new(AgentBackend::new(&parts));

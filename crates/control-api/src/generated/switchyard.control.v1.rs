@@ -156,7 +156,7 @@ pub struct WatchStateRequest {}
 pub struct StateChange {
     #[prost(int64, tag = "1")]
     pub at_unix_ms: i64,
-    #[prost(oneof = "state_change::Change", tags = "2, 3, 4, 5, 6, 7")]
+    #[prost(oneof = "state_change::Change", tags = "2, 3, 4, 5, 6, 7, 8")]
     pub change: ::core::option::Option<state_change::Change>,
 }
 /// Nested message and enum types in `StateChange`.
@@ -175,6 +175,8 @@ pub mod state_change {
         Fault(super::FaultChange),
         #[prost(message, tag = "7")]
         Experiment(super::ExperimentResult),
+        #[prost(message, tag = "8")]
+        Config(super::ConfigChange),
     }
 }
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
@@ -223,6 +225,12 @@ pub struct FaultChange {
     pub by: ::prost::alloc::string::String,
     #[prost(string, tag = "3")]
     pub note: ::prost::alloc::string::String,
+}
+/// A new entry in the gateway's configuration journal (its `who` says by whom).
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct ConfigChange {
+    #[prost(message, optional, tag = "1")]
+    pub entry: ::core::option::Option<JournalEntry>,
 }
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct BreakerCommand {
@@ -382,6 +390,50 @@ pub struct SetFaultRequest {
     #[prost(uint64, tag = "3")]
     pub added_latency_ms: u64,
     #[prost(string, tag = "4")]
+    pub reason: ::prost::alloc::string::String,
+}
+#[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct ListJournalRequest {
+    /// Only entries after this one; 0: from the oldest kept.
+    #[prost(uint64, tag = "1")]
+    pub since_seq: u64,
+    /// At most this many; 0: all. With `since_seq` the first ones after it (to page
+    /// forward), without it the newest.
+    #[prost(uint32, tag = "2")]
+    pub limit: u32,
+}
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct ListJournalResponse {
+    /// Oldest first.
+    #[prost(message, repeated, tag = "1")]
+    pub entries: ::prost::alloc::vec::Vec<JournalEntry>,
+}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct JournalEntry {
+    /// Increasing from 1, never reused.
+    #[prost(uint64, tag = "1")]
+    pub seq: u64,
+    #[prost(int64, tag = "2")]
+    pub at_unix_ms: i64,
+    /// An operator (a token's name), "local", "ramp", "governor", ...
+    #[prost(string, tag = "3")]
+    pub who: ::prost::alloc::string::String,
+    /// "file <path>", "api", "governor" or "revert of #<seq>".
+    #[prost(string, tag = "4")]
+    pub source: ::prost::alloc::string::String,
+    /// For a revert: the entry it reverted; 0 otherwise.
+    #[prost(uint64, tag = "5")]
+    pub reverts_seq: u64,
+    /// A unified line diff of the configuration, then live changes as
+    /// "route catalog weight 20 → 40". Empty when nothing changed.
+    #[prost(string, tag = "6")]
+    pub diff: ::prost::alloc::string::String,
+}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct RevertJournalRequest {
+    #[prost(uint64, tag = "1")]
+    pub seq: u64,
+    #[prost(string, tag = "2")]
     pub reason: ::prost::alloc::string::String,
 }
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
@@ -943,6 +995,61 @@ pub mod control_client {
                 .insert(GrpcMethod::new("switchyard.control.v1.Control", "SetFault"));
             self.inner.unary(req, path, codec).await
         }
+        /// The gateway's configuration journal: every applied change (a file, a route
+        /// command, a ramp step or governor rollback, a revert) with who, when and a diff.
+        /// FAILED_PRECONDITION when the agent runs no gateway.
+        pub async fn list_journal(
+            &mut self,
+            request: impl tonic::IntoRequest<super::ListJournalRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::ListJournalResponse>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/switchyard.control.v1.Control/ListJournal",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(GrpcMethod::new("switchyard.control.v1.Control", "ListJournal"));
+            self.inner.unary(req, path, codec).await
+        }
+        /// Puts back the gateway's whole state (configuration and live weights) from just
+        /// before entry `seq`; later changes are undone too. Recorded as a new entry, which
+        /// is returned. NOT_FOUND for a seq never recorded or no longer kept;
+        /// FAILED_PRECONDITION for the first configuration (nothing before it) or without a
+        /// gateway.
+        pub async fn revert_journal(
+            &mut self,
+            request: impl tonic::IntoRequest<super::RevertJournalRequest>,
+        ) -> std::result::Result<tonic::Response<super::JournalEntry>, tonic::Status> {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/switchyard.control.v1.Control/RevertJournal",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(
+                    GrpcMethod::new("switchyard.control.v1.Control", "RevertJournal"),
+                );
+            self.inner.unary(req, path, codec).await
+        }
         /// The most recent audit entries, newest last.
         pub async fn get_audit(
             &mut self,
@@ -1099,6 +1206,25 @@ pub mod control_server {
             &self,
             request: tonic::Request<super::SetFaultRequest>,
         ) -> std::result::Result<tonic::Response<super::Fault>, tonic::Status>;
+        /// The gateway's configuration journal: every applied change (a file, a route
+        /// command, a ramp step or governor rollback, a revert) with who, when and a diff.
+        /// FAILED_PRECONDITION when the agent runs no gateway.
+        async fn list_journal(
+            &self,
+            request: tonic::Request<super::ListJournalRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::ListJournalResponse>,
+            tonic::Status,
+        >;
+        /// Puts back the gateway's whole state (configuration and live weights) from just
+        /// before entry `seq`; later changes are undone too. Recorded as a new entry, which
+        /// is returned. NOT_FOUND for a seq never recorded or no longer kept;
+        /// FAILED_PRECONDITION for the first configuration (nothing before it) or without a
+        /// gateway.
+        async fn revert_journal(
+            &self,
+            request: tonic::Request<super::RevertJournalRequest>,
+        ) -> std::result::Result<tonic::Response<super::JournalEntry>, tonic::Status>;
         /// The most recent audit entries, newest last.
         async fn get_audit(
             &self,
@@ -1876,6 +2002,96 @@ pub mod control_server {
                     let inner = self.inner.clone();
                     let fut = async move {
                         let method = SetFaultSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/switchyard.control.v1.Control/ListJournal" => {
+                    #[allow(non_camel_case_types)]
+                    struct ListJournalSvc<T: Control>(pub Arc<T>);
+                    impl<
+                        T: Control,
+                    > tonic::server::UnaryService<super::ListJournalRequest>
+                    for ListJournalSvc<T> {
+                        type Response = super::ListJournalResponse;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::ListJournalRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as Control>::list_journal(&inner, request).await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = ListJournalSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/switchyard.control.v1.Control/RevertJournal" => {
+                    #[allow(non_camel_case_types)]
+                    struct RevertJournalSvc<T: Control>(pub Arc<T>);
+                    impl<
+                        T: Control,
+                    > tonic::server::UnaryService<super::RevertJournalRequest>
+                    for RevertJournalSvc<T> {
+                        type Response = super::JournalEntry;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::RevertJournalRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as Control>::revert_journal(&inner, request).await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = RevertJournalSvc(inner);
                         let codec = tonic_prost::ProstCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
                             .apply_compression_config(

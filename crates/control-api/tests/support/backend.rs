@@ -11,7 +11,7 @@ use switchyard_control_api::proto::{self, state_change::Change};
 use switchyard_control_api::time::{now_unix_ms, unix_ms};
 use switchyard_control_api::{
     BackendError, BreakerAction, BreakerControl, Command, ControlBackend, FaultControl,
-    RouteControl, SagaControl, SagaFilter, StateBus, StateSource, TtlTimers,
+    JournalControl, RouteControl, SagaControl, SagaFilter, StateBus, StateSource, TtlTimers,
 };
 use switchyard_conventions::breaker::{BreakerState, TransitionReason};
 use tokio::sync::broadcast;
@@ -52,6 +52,40 @@ struct State {
     sagas: Vec<SagaRec>,
     routes: BTreeMap<String, proto::Route>,
     faults: BTreeMap<String, proto::Fault>,
+    /// Each journal entry with the routes as they were before it (`None`: the first).
+    journal: Vec<(proto::JournalEntry, Option<BTreeMap<String, proto::Route>>)>,
+}
+
+impl State {
+    fn journal(
+        &mut self,
+        who: &str,
+        source: &str,
+        reverts_seq: u64,
+        before: Option<BTreeMap<String, proto::Route>>,
+    ) -> proto::JournalEntry {
+        let mut diff = String::new();
+        for (name, after) in &self.routes {
+            if let Some(old) = before.as_ref().and_then(|b| b.get(name))
+                && old.new_percent != after.new_percent
+            {
+                diff += &format!(
+                    "route {name} weight {} → {}\n",
+                    old.new_percent, after.new_percent
+                );
+            }
+        }
+        let entry = proto::JournalEntry {
+            seq: self.journal.len() as u64 + 1,
+            at_unix_ms: now_unix_ms(),
+            who: who.to_owned(),
+            source: source.to_owned(),
+            reverts_seq,
+            diff,
+        };
+        self.journal.push((entry.clone(), before));
+        entry
+    }
 }
 
 struct Inner {
@@ -173,7 +207,7 @@ impl MemoryBackend {
             },
         )]
         .into();
-        let state = State {
+        let mut state = State {
             breakers,
             sagas: vec![
                 saga("s-1", "failed", &steps, 1, "charge"),
@@ -181,7 +215,9 @@ impl MemoryBackend {
             ],
             routes,
             faults: BTreeMap::new(),
+            journal: Vec::new(),
         };
+        state.journal("local", "file agent.toml", 0, None);
         MemoryBackend {
             inner: Arc::new(Inner {
                 state: Mutex::new(state),
@@ -288,20 +324,25 @@ impl MemoryBackend {
         change: impl FnOnce(&mut proto::Route),
     ) -> Result<proto::Route> {
         self.count();
-        let updated = {
+        let (updated, entry) = {
             let mut st = self.inner.lock();
+            let before = st.routes.clone();
             let r = st
                 .routes
                 .get_mut(route)
                 .ok_or_else(|| BackendError::not_found("route", route))?;
             change(r);
-            r.clone()
+            let updated = r.clone();
+            (updated, st.journal(&cmd.by, "api", 0, Some(before)))
         };
         self.inner.bus.emit(Change::Route(proto::RouteChange {
             route: Some(updated.clone()),
             by: cmd.by,
             note: cmd.reason,
         }));
+        self.inner
+            .bus
+            .emit(Change::Config(proto::ConfigChange { entry: Some(entry) }));
         Ok(updated)
     }
 }
@@ -532,6 +573,40 @@ impl RouteControl for MemoryBackend {
         command: Command,
     ) -> Result<proto::Route> {
         self.route_command(route, command, |r| r.shadow_percent = percent)
+    }
+}
+
+#[async_trait]
+impl JournalControl for MemoryBackend {
+    async fn journal(&self) -> Result<Vec<proto::JournalEntry>> {
+        Ok(self
+            .inner
+            .lock()
+            .journal
+            .iter()
+            .map(|(e, _)| e.clone())
+            .collect())
+    }
+
+    async fn revert_journal(&self, seq: u64, command: Command) -> Result<proto::JournalEntry> {
+        self.count();
+        let entry = {
+            let mut st = self.inner.lock();
+            let (_, before) = st
+                .journal
+                .iter()
+                .find(|(e, _)| e.seq == seq)
+                .ok_or_else(|| BackendError::not_found("journal entry", format!("#{seq}")))?;
+            let routes = before.clone().ok_or_else(|| {
+                BackendError::NotAllowed(format!("journal entry #{seq} is the first configuration"))
+            })?;
+            let now = std::mem::replace(&mut st.routes, routes);
+            st.journal(&command.by, &format!("revert of #{seq}"), seq, Some(now))
+        };
+        self.inner.bus.emit(Change::Config(proto::ConfigChange {
+            entry: Some(entry.clone()),
+        }));
+        Ok(entry)
     }
 }
 

@@ -10,7 +10,7 @@ use std::time::Duration;
 use futures::{Stream, StreamExt};
 use switchyard_control_api::proto::{self, state_change::Change};
 use switchyard_control_api::{
-    AuditLog, AuthConfig, ClientError, ClientTls, ControlClient, ControlServer, ServerTls,
+    AuditLog, AuthConfig, ClientError, ClientTls, ControlClient, ControlServer, LiveAuth, ServerTls,
 };
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -24,6 +24,8 @@ pub struct Harness {
     pub addr: SocketAddr,
     pub backend: Arc<MemoryBackend>,
     pub audit: Arc<AuditLog>,
+    /// The server's tokens, replaceable while it runs.
+    pub auth: LiveAuth,
     shutdown: Option<oneshot::Sender<()>>,
 }
 
@@ -51,6 +53,7 @@ impl Harness {
             .token("bob", "bob-secret-token");
         let server = ControlServer::new(backend.clone(), auth);
         let audit = server.audit().clone();
+        let live_auth = server.auth().clone();
         let (tx, rx) = oneshot::channel();
         tokio::spawn(async move {
             let shutdown = async {
@@ -64,6 +67,7 @@ impl Harness {
             addr,
             backend,
             audit,
+            auth: live_auth,
             shutdown: Some(tx),
         }
     }

@@ -23,8 +23,11 @@
 //! rate_limit = { rate = 100, per = "1s", burst = 20, key_header = "x-client-id", mode = "enforce" }
 //! auth = { api_keys = ["secret"], jwt = { hs256_secret = "k", issuer = "me", audience = "shop" } }
 //! ```
+//!
+//! A `[sidecar]` section adds an egress listener for one service ([`sidecar`]).
 
 pub mod locate;
+pub mod sidecar;
 mod validate;
 
 use std::collections::BTreeMap;
@@ -54,6 +57,9 @@ pub struct Config {
     /// Routes, tried in order; the first that matches serves the request.
     #[serde(default, rename = "route")]
     pub routes: Vec<RouteConfig>,
+    /// The egress side of one service (see [`sidecar`]).
+    #[serde(default)]
+    pub sidecar: Option<sidecar::SidecarConfig>,
 }
 
 fn default_listeners() -> Vec<String> {

@@ -8,7 +8,9 @@ use std::net::SocketAddr;
 use http::{HeaderName, Method};
 
 use super::locate::{FieldPath, line_of_path};
-use super::{AdapterFormat, AuthConfig, ClusterConfig, Config, RouteConfig};
+use super::{
+    AdapterFormat, AuthConfig, BreakerSettings, ClusterConfig, Config, RetryConfig, RouteConfig,
+};
 use crate::error::ConfigError;
 
 /// A problem found by [`Config::check`], not yet placed in a source.
@@ -19,7 +21,7 @@ pub(crate) struct Invalid {
 }
 
 impl Invalid {
-    fn new(path: FieldPath, message: impl Into<String>) -> Self {
+    pub(crate) fn new(path: FieldPath, message: impl Into<String>) -> Self {
         Invalid {
             path,
             message: message.into(),
@@ -43,7 +45,7 @@ impl Invalid {
     }
 }
 
-type Check = Result<(), Invalid>;
+pub(crate) type Check = Result<(), Invalid>;
 
 /// More worker threads than this is a typo, not a machine.
 const MAX_WORKERS: usize = 1024;
@@ -84,11 +86,14 @@ impl Config {
                 ));
             }
         }
+        if let Some(sidecar) = &self.sidecar {
+            super::sidecar::check(&root.key("sidecar"), sidecar, &clusters)?;
+        }
         Ok(())
     }
 }
 
-fn address(path: &FieldPath, text: &str) -> Result<SocketAddr, Invalid> {
+pub(crate) fn address(path: &FieldPath, text: &str) -> Result<SocketAddr, Invalid> {
     text.parse().map_err(|_| {
         Invalid::new(
             path.clone(),
@@ -135,9 +140,26 @@ fn check_cluster(path: &FieldPath, cluster: &ClusterConfig) -> Check {
             ));
         }
     }
-    crate::cluster::breaker_config(&cluster.breaker)
+    check_breaker(&path.key("breaker"), &cluster.breaker)
+}
+
+pub(crate) fn check_breaker(path: &FieldPath, breaker: &BreakerSettings) -> Check {
+    crate::cluster::breaker_config(breaker)
         .validate()
-        .map_err(|e| Invalid::new(path.key("breaker"), e.to_string()))
+        .map_err(|e| Invalid::new(path.clone(), e.to_string()))
+}
+
+pub(crate) fn check_retry(path: &FieldPath, retry: &RetryConfig) -> Check {
+    if retry.attempts == 0 {
+        return Err(Invalid::new(path.key("attempts"), "must be at least 1"));
+    }
+    if !(0.0..=1000.0).contains(&retry.budget) {
+        return Err(Invalid::new(
+            path.key("budget"),
+            "must be between 0 and 1000 (retries per request)",
+        ));
+    }
+    Ok(())
 }
 
 fn check_route(path: &FieldPath, route: &RouteConfig, clusters: &HashSet<&str>) -> Check {
@@ -209,18 +231,7 @@ fn check_route(path: &FieldPath, route: &RouteConfig, clusters: &HashSet<&str>) 
         ));
     }
     if let Some(retry) = &route.retry {
-        if retry.attempts == 0 {
-            return Err(Invalid::new(
-                path.key("retry").key("attempts"),
-                "must be at least 1",
-            ));
-        }
-        if !(0.0..=1000.0).contains(&retry.budget) {
-            return Err(Invalid::new(
-                path.key("retry").key("budget"),
-                "must be between 0 and 1000 (retries per request)",
-            ));
-        }
+        check_retry(&path.key("retry"), retry)?;
     }
     if let Some(limit) = &route.rate_limit {
         if limit.rate == 0 || limit.burst == Some(0) || limit.per.is_zero() {
