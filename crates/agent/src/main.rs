@@ -60,6 +60,10 @@ enum Command {
         /// game days).
         #[arg(long)]
         no_outage: bool,
+        /// The control API's token [default: a new random one, printed]; a fixed one
+        /// lets a console reconnect to a restarted demo.
+        #[arg(long, env = "SWITCHYARD_DEMO_TOKEN", hide_env_values = true)]
+        token: Option<String>,
     },
 }
 
@@ -96,7 +100,8 @@ async fn agent() -> anyhow::Result<()> {
             otlp,
             control,
             no_outage,
-        } => run_demo(rate, otlp, control, no_outage).await,
+            token,
+        } => run_demo(rate, otlp, control, no_outage, token).await,
     }
 }
 
@@ -140,7 +145,11 @@ async fn run_demo(
     otlp: String,
     control: SocketAddr,
     no_outage: bool,
+    token: Option<String>,
 ) -> anyhow::Result<()> {
+    if token.as_deref().is_some_and(str::is_empty) {
+        anyhow::bail!("--token is empty");
+    }
     let telemetry = Telemetry::install(
         &TelemetryConfig {
             otlp_endpoint: otlp,
@@ -155,7 +164,7 @@ async fn run_demo(
         ..defaults
     })
     .await?;
-    let token = uuid::Uuid::new_v4().simple().to_string();
+    let token = token.unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
     let auth = AuthConfig::new().token("operator", token.clone());
     let backend = Arc::new(AgentBackend::new(&parts));
     let server = ControlServer::new(backend.clone(), auth)

@@ -3,5 +3,7 @@
 #![forbid(unsafe_code)]
 
 pub mod cli;
+pub mod clock;
+pub mod clusters;
 pub mod otlp_file;
 pub mod render;

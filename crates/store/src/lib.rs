@@ -19,6 +19,7 @@ mod ingest;
 pub mod model;
 mod open;
 mod query;
+pub mod records;
 mod writer;
 
 /// The store's schema, for tools that build the same tables (the raw-SQLite benchmark).

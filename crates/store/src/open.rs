@@ -58,6 +58,25 @@ pub(crate) async fn writer(config: &StoreConfig) -> Result<SqliteConnection> {
     options.connect().await.map_err(open_error(&config.path))
 }
 
+/// The console's records connection: one writer of small rows, next to the ingest
+/// writer (in this process or another). Settings a new file needs match the writer's.
+pub(crate) async fn records(path: &Path) -> Result<SqlitePool> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| open_error(path)(sqlx::Error::Io(e)))?;
+    }
+    let options = base_options(path)
+        .create_if_missing(true)
+        .page_size(PAGE_SIZE)
+        .auto_vacuum(SqliteAutoVacuum::Incremental)
+        .synchronous(SqliteSynchronous::Normal);
+    SqlitePoolOptions::new()
+        .max_connections(1)
+        .min_connections(0)
+        .connect_with(options)
+        .await
+        .map_err(open_error(path))
+}
+
 /// The pool that answers queries. `query_only` makes a slip into writing an error.
 pub(crate) async fn readers(path: &Path) -> Result<SqlitePool> {
     let options = base_options(path)

@@ -3,83 +3,16 @@
 //! completed and compensated sagas and breaker states under the conventions' names; the
 //! demo's control API answers with the token it printed.
 
-use std::io::{BufRead as _, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+mod support;
+
+use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use nix::sys::signal::{Signal, kill};
-use nix::unistd::Pid;
 use serde_json::Value;
+use support::{bin_dir, require_programs, start_demo};
 use switchyard_control_api::ControlClient;
 use switchyard_testkit::ServeProcess;
-
-/// `target/debug` (or wherever this test binary was built), where the two programs are.
-fn bin_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("the test binary's path");
-    exe.parent()
-        .and_then(Path::parent)
-        .expect("target/<profile>/deps")
-        .to_path_buf()
-}
-
-/// The programs are built by the workspace's test build (`cargo xtask test`, or
-/// `cargo nextest run --workspace`); say so plainly when they are not there.
-fn require_programs() {
-    for program in ["switchyard", "switchyard-agent"] {
-        let path = bin_dir().join(program);
-        assert!(
-            path.is_file(),
-            "{} is missing: run the workspace's tests (cargo xtask test), or cargo build first",
-            path.display()
-        );
-    }
-}
-
-struct Demo {
-    child: Child,
-    control: String,
-    token: String,
-}
-
-impl Drop for Demo {
-    fn drop(&mut self) {
-        let _ = kill(Pid::from_raw(self.child.id() as i32), Signal::SIGKILL);
-        let _ = self.child.wait();
-    }
-}
-
-fn start_demo(otlp: &str) -> Demo {
-    let mut child = Command::new(bin_dir().join("switchyard-agent"))
-        .args([
-            "demo",
-            "--rate",
-            "20",
-            "--control",
-            "127.0.0.1:0",
-            "--otlp",
-            otlp,
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("switchyard-agent demo starts");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("piped stdout"))
-        .read_line(&mut line)
-        .expect("the demo prints where it listens");
-    let field = |key: &str| {
-        line.split_whitespace()
-            .find_map(|word| word.strip_prefix(key))
-            .unwrap_or_else(|| panic!("no {key} in {line:?}"))
-            .to_owned()
-    };
-    Demo {
-        control: field("control="),
-        token: field("token="),
-        child,
-    }
-}
 
 /// Trace summaries the console's CLI finds with `args`.
 fn traces(db: &Path, args: &[&str]) -> Vec<Value> {
@@ -108,7 +41,7 @@ async fn demo_telemetry_arrives_in_the_console_with_the_conventions() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("telemetry.db");
     let console = ServeProcess::spawn(&bin_dir().join("switchyard"), &db, &[]);
-    let demo = start_demo(&console.grpc_url());
+    let demo = start_demo(&console.grpc_url(), &[]);
 
     // Sagas end both ways within the demo's first minute (some cards are declined).
     let deadline = Instant::now() + Duration::from_secs(90);

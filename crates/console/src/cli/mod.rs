@@ -1,5 +1,6 @@
 //! The `switchyard` command line.
 
+mod control;
 mod query;
 mod serve;
 mod transfer;
@@ -34,6 +35,31 @@ pub enum Command {
     /// Write stored telemetry out as OTLP JSON.
     #[command(subcommand)]
     Export(transfer::ExportCommand),
+    /// Manage the clusters of agents the console talks to.
+    #[command(subcommand)]
+    Clusters(control::ClustersCommand),
+    /// List a cluster's circuit breakers and their states.
+    Breakers(control::ListArgs),
+    /// Force a breaker open: calls through it are rejected.
+    Trip(control::BreakerArgs),
+    /// Force a breaker closed: calls go through whatever happens.
+    Disable(control::BreakerArgs),
+    /// Close a breaker with fresh counts.
+    Reset(control::BreakerArgs),
+    /// End a manual override: the breaker decides by itself again.
+    Release(control::BreakerArgs),
+    /// List a cluster's strangler-fig routes, their weights and traffic.
+    Routes(control::ListArgs),
+    /// Change a strangler-fig route's weights or shadow share.
+    #[command(subcommand)]
+    Route(control::RouteCommand),
+    /// Turn a demo service's injected errors and latency up or down.
+    Fault(control::FaultArgs),
+    /// Act on a saga: retry, compensate or resolve.
+    #[command(subcommand, name = "saga")]
+    SagaCmd(control::SagaAction),
+    /// The commands sent to agents, newest first.
+    History(control::HistoryArgs),
 }
 
 /// The telemetry database to use.
@@ -62,6 +88,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Services(args) => query::services(args).await,
         Command::Import(args) => transfer::import(args).await,
         Command::Export(command) => transfer::export(command).await,
+        Command::Clusters(command) => control::clusters(command).await,
+        Command::Breakers(args) => control::breakers(args).await,
+        Command::Trip(args) => control::breaker(control::BreakerAction::Trip, args).await,
+        Command::Disable(args) => control::breaker(control::BreakerAction::Disable, args).await,
+        Command::Reset(args) => control::breaker(control::BreakerAction::Reset, args).await,
+        Command::Release(args) => control::breaker(control::BreakerAction::Release, args).await,
+        Command::Routes(args) => control::routes(args).await,
+        Command::Route(command) => control::route(command).await,
+        Command::Fault(args) => control::fault(args).await,
+        Command::SagaCmd(action) => control::saga_action(action).await,
+        Command::History(args) => control::history(args).await,
     }
 }
 

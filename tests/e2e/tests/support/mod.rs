@@ -1,0 +1,107 @@
+//! The two programs as processes: where they are, and the demo started and stopped.
+#![allow(dead_code)] // each test file uses a different part
+
+use std::io::{BufRead as _, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+/// `target/debug` (or wherever this test binary was built), where the two programs are.
+pub(crate) fn bin_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>/deps")
+        .to_path_buf()
+}
+
+/// The programs are built by the workspace's test build (`cargo xtask test`, or
+/// `cargo nextest run --workspace`); say so plainly when they are not there.
+pub(crate) fn require_programs() {
+    for program in ["switchyard", "switchyard-agent"] {
+        let path = bin_dir().join(program);
+        assert!(
+            path.is_file(),
+            "{} is missing: run the workspace's tests (cargo xtask test), or cargo build first",
+            path.display()
+        );
+    }
+}
+
+/// A running `switchyard-agent demo`, killed on drop.
+pub(crate) struct Demo {
+    pub(crate) child: Child,
+    pub(crate) control: String,
+    pub(crate) token: String,
+}
+
+impl Demo {
+    /// `http://` + the control API's address.
+    pub(crate) fn endpoint(&self) -> String {
+        format!("http://{}", self.control)
+    }
+
+    /// Kills the demo at once (SIGKILL: no goodbye to its clients).
+    pub(crate) fn kill(&mut self) {
+        let _ = kill(Pid::from_raw(self.child.id() as i32), Signal::SIGKILL);
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Starts the demo exporting to `otlp`, with `extra` arguments (e.g. `--control`,
+/// `--token`), and reads its ready line.
+pub(crate) fn start_demo(otlp: &str, extra: &[&str]) -> Demo {
+    let mut child = Command::new(bin_dir().join("switchyard-agent"))
+        .args(["demo", "--rate", "20", "--otlp", otlp])
+        .args(if extra.contains(&"--control") {
+            &[][..]
+        } else {
+            &["--control", "127.0.0.1:0"][..]
+        })
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("switchyard-agent demo starts");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("piped stdout"))
+        .read_line(&mut line)
+        .expect("the demo prints where it listens");
+    let field = |key: &str| {
+        line.split_whitespace()
+            .find_map(|word| word.strip_prefix(key))
+            .unwrap_or_else(|| panic!("no {key} in {line:?}"))
+            .to_owned()
+    };
+    Demo {
+        control: field("control="),
+        token: field("token="),
+        child,
+    }
+}
+
+/// Runs `switchyard` with `args`, its clusters file at `clusters`.
+pub(crate) fn switchyard(clusters: &Path, args: &[&str]) -> Output {
+    Command::new(bin_dir().join("switchyard"))
+        .args(args)
+        .env("SWITCHYARD_CLUSTERS", clusters)
+        .env_remove("SWITCHYARD_TOKEN")
+        .output()
+        .expect("switchyard runs")
+}
+
+/// A free TCP port on loopback (for a demo that must come back on the same address).
+pub(crate) fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
