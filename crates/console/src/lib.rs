@@ -4,6 +4,7 @@
 
 pub mod cli;
 pub mod clock;
+pub mod closed_loop;
 pub mod clusters;
 pub mod otlp_file;
 pub mod render;

@@ -20,8 +20,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use support::{free_port, require_programs, start_demo, switchyard};
+use switchyard_console::closed_loop::ClosedLoop;
 use switchyard_console::clusters::views::LiveEvent;
 use switchyard_console::clusters::{Clusters, ClustersFile};
+use switchyard_store::Reader;
 use switchyard_store::records::{CommandQuery, EventQuery, Outcome, Records};
 use switchyard_testkit::ServeProcess;
 
@@ -246,6 +248,38 @@ async fn commands_from_the_cli_change_the_agent_the_live_view_and_the_store() {
         },
     )
     .await;
+
+    // The closed loop checks each command against the telemetry that followed: the
+    // trip rejected calls, the weight change moved traffic.
+    let closed_loop = ClosedLoop::new(records.clone(), Reader::open(&db).await.unwrap());
+    eventually(
+        Duration::from_secs(60),
+        "verdicts on the trip and the weight change",
+        async || {
+            closed_loop.check_pending().await.unwrap();
+            let commands = records.commands(&CommandQuery::default()).await.unwrap();
+            let verdict = |action: &str| {
+                commands
+                    .iter()
+                    .find(|c| c.action == action)
+                    .and_then(|c| c.verdict.clone())
+            };
+            let (trip, weight) = (verdict("trip")?, verdict("set_weight")?);
+            Some((trip, weight))
+        },
+    )
+    .await;
+    let commands = records.commands(&CommandQuery::default()).await.unwrap();
+    let trip = commands.iter().find(|c| c.action == "trip").unwrap();
+    assert_eq!(trip.verdict.as_deref(), Some("confirmed"), "{trip:#?}");
+    assert!(
+        trip.verdict_detail.as_ref().unwrap()["rejected_calls"]
+            .as_f64()
+            .unwrap()
+            > 0.0
+    );
+    let weight = commands.iter().find(|c| c.action == "set_weight").unwrap();
+    assert_eq!(weight.verdict.as_deref(), Some("confirmed"), "{weight:#?}");
 
     // Errors: clear, and nothing recorded as done.
     let unknown = refused(&switchyard(
