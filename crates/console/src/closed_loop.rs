@@ -17,12 +17,13 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use switchyard_conventions::{breaker as breaker_conv, route as route_conv};
 use switchyard_store::records::{CommandQuery, CommandRecord, EventQuery, Outcome, Records};
-use switchyard_store::{AttrFilter, MetricQuery, Reader, StoreError};
+use switchyard_store::{MetricQuery, Reader, StoreError};
 use tokio::task::JoinHandle;
 
 use crate::clock::now_unix_ms;
 use crate::clusters::LiveState;
 use crate::clusters::views::LiveEvent;
+use crate::counters::{self, attr};
 
 /// How long a command's effect may take to show before the verdict is `no_telemetry`
 /// (agents export metrics every few seconds).
@@ -184,63 +185,14 @@ impl ClosedLoop {
         })
     }
 
-    /// How much a cumulative counter series grew after `at` (ms): the newest value
-    /// minus the last one before `at` (0 before the first point). `None`: no point
-    /// after `at` yet.
-    async fn growth_since(
-        &self,
-        name: &str,
-        attributes: Vec<AttrFilter>,
-        at: i64,
-    ) -> Result<Option<f64>, StoreError> {
-        let since = (at - LOOK_BACK.as_millis() as i64) * 1_000_000;
-        let series = self
-            .reader
-            .metric_series(&MetricQuery {
-                name: name.to_owned(),
-                attributes,
-                service: None,
-                since_unix_nano: since,
-                until_unix_nano: (now_unix_ms() + 60_000) * 1_000_000,
-                buckets: 720,
-            })
-            .await?;
-        let at_nanos = at * 1_000_000;
-        let mut total: Option<f64> = None;
-        for s in &series {
-            let before = s
-                .points
-                .iter()
-                .filter(|p| p.time_unix_nano < at_nanos)
-                .map(|p| p.last)
-                .next_back()
-                .unwrap_or(0.0);
-            let after = s
-                .points
-                .iter()
-                .filter(|p| p.time_unix_nano >= at_nanos)
-                .map(|p| p.last)
-                .next_back();
-            if let Some(after) = after {
-                // A counter that went down was restarted: count from zero.
-                let grown = if after >= before {
-                    after - before
-                } else {
-                    after
-                };
-                *total.get_or_insert(0.0) += grown;
-            }
-        }
-        Ok(total)
-    }
-
     async fn calls_since(
         &self,
         breaker: &str,
         outcome: &str,
         at: i64,
     ) -> Result<Option<f64>, StoreError> {
-        self.growth_since(
+        counters::growth_since(
+            &self.reader,
             breaker_conv::CALLS_METRIC,
             vec![
                 attr(breaker_conv::NAME, breaker),
@@ -305,7 +257,8 @@ impl ClosedLoop {
         side: &str,
         at: i64,
     ) -> Result<Option<f64>, StoreError> {
-        self.growth_since(
+        counters::growth_since(
+            &self.reader,
             route_conv::REQUESTS_METRIC,
             vec![
                 attr(route_conv::NAME, route),
@@ -314,12 +267,5 @@ impl ClosedLoop {
             at,
         )
         .await
-    }
-}
-
-fn attr(key: &str, value: &str) -> AttrFilter {
-    AttrFilter {
-        key: key.to_owned(),
-        value: value.to_owned(),
     }
 }

@@ -6,5 +6,7 @@ pub mod cli;
 pub mod clock;
 pub mod closed_loop;
 pub mod clusters;
+pub mod counters;
+pub mod findings;
 pub mod otlp_file;
 pub mod render;

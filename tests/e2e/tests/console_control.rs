@@ -21,8 +21,10 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use support::{free_port, require_programs, start_demo, switchyard};
 use switchyard_console::closed_loop::ClosedLoop;
+use switchyard_console::clusters::Command;
 use switchyard_console::clusters::views::LiveEvent;
 use switchyard_console::clusters::{Clusters, ClustersFile};
+use switchyard_console::findings::{self, FindingKind, Thresholds};
 use switchyard_store::Reader;
 use switchyard_store::records::{CommandQuery, EventQuery, Outcome, Records};
 use switchyard_testkit::ServeProcess;
@@ -370,6 +372,80 @@ async fn commands_from_the_cli_change_the_agent_the_live_view_and_the_store() {
     );
     assert_eq!(failed[0].outcome, Outcome::Refused);
     assert!(failed.iter().all(|c| c.error.is_some()));
+
+    // Stuck detectors: with all traffic on the legacy side and no shadowing, a tripped
+    // breaker of the new side has no calls to probe it; and the demo's order-history
+    // projection reports its lag (over a threshold below zero, to see the detector).
+    ok(&switchyard(
+        &clusters,
+        &[
+            "route",
+            "set",
+            &name,
+            "legacy=100",
+            "--cluster",
+            "shop",
+            "--db",
+            db_arg,
+        ],
+    ));
+    ok(&switchyard(
+        &clusters,
+        &[
+            "route",
+            "shadow",
+            &name,
+            "0",
+            "--cluster",
+            "shop",
+            "--db",
+            db_arg,
+        ],
+    ));
+    let new_side = routes[0]["new_target"].as_str().unwrap().to_owned();
+    let quiet = console
+        .live()
+        .breakers(Some("shop"))
+        .into_iter()
+        .find(|b| b.name.starts_with(&format!("upstream.{new_side}.")))
+        .expect("a breaker of the new side");
+    ok(&switchyard(
+        &clusters,
+        &["trip", &quiet.name, "--cluster", "shop", "--db", db_arg],
+    ));
+    let thresholds = Thresholds {
+        breaker_quiet: Duration::from_secs(3),
+        projection_lag_seconds: -1.0,
+        ..Thresholds::default()
+    };
+    let reader = Reader::open(&db).await.unwrap();
+    let found = eventually(
+        Duration::from_secs(60),
+        "a breaker without traffic",
+        async || {
+            let findings = findings::detect(console.live(), &records, Some(&reader), &thresholds)
+                .await
+                .unwrap();
+            findings
+                .iter()
+                .any(|f| f.kind == FindingKind::BreakerWithoutTraffic && f.subject == quiet.name)
+                .then_some(findings)
+        },
+    )
+    .await;
+    let finding = found.iter().find(|f| f.subject == quiet.name).unwrap();
+    assert_eq!(
+        finding.action,
+        Some(Command::Release {
+            breaker: quiet.name.clone()
+        })
+    );
+    assert!(
+        found
+            .iter()
+            .any(|f| f.kind == FindingKind::ProjectionLagging),
+        "{found:#?}"
+    );
     drop(console);
 }
 
