@@ -8,5 +8,6 @@ pub mod closed_loop;
 pub mod clusters;
 pub mod counters;
 pub mod findings;
+pub mod impact;
 pub mod otlp_file;
 pub mod render;

@@ -139,6 +139,45 @@ async fn commands_from_the_cli_change_the_agent_the_live_view_and_the_store() {
     assert_eq!(payments.state, "closed");
     assert!(console.live().agents()[0].connected);
 
+    // The impact preview: the checkout saga's payment step goes through this breaker
+    // (from the traces the demo exported), and nothing is sent.
+    let impact = eventually(
+        Duration::from_secs(60),
+        "traces through the payments breaker",
+        async || {
+            let impact = json(&switchyard(
+                &clusters,
+                &[
+                    "trip",
+                    &payments.name,
+                    "--preview",
+                    "--json",
+                    "--db",
+                    db_arg,
+                ],
+            ));
+            let sagas = impact["sagas"].as_array()?;
+            sagas
+                .iter()
+                .any(|s| s["saga_name"] == "checkout")
+                .then_some(impact)
+        },
+    )
+    .await;
+    assert!(impact["sampled_traces"].as_u64().unwrap() > 0, "{impact}");
+    assert!(
+        impact["summary"].as_str().unwrap().contains("checkout"),
+        "{impact}"
+    );
+    assert!(
+        records
+            .commands(&CommandQuery::default())
+            .await
+            .unwrap()
+            .is_empty(),
+        "a preview sends nothing"
+    );
+
     // Trip from the CLI.
     let rejected_before = rejected_calls(&clusters, &db, &payments.name);
     let tripped = json(&switchyard(

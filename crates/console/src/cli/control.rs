@@ -11,10 +11,13 @@ use clap::{Args, Subcommand};
 use serde::Serialize;
 
 use super::{DbArg, parse_duration, print_json};
+use crate::clusters::LiveState;
 use crate::clusters::command::{self, Command, CommandRequest, current_user};
 use crate::clusters::connect::connect;
 use crate::clusters::views::{AgentInventory, BreakerView, RouteView};
 use crate::clusters::{AgentEndpoint, ClusterConfig, ClustersFile, Secret, TlsSettings};
+use crate::impact;
+use switchyard_store::Reader;
 use switchyard_store::records::{CommandQuery, Records};
 
 /// `clusters …`
@@ -315,11 +318,18 @@ pub struct CommandArgs {
     /// Print the command's record as JSON.
     #[arg(long)]
     json: bool,
+    /// Show what the command would touch (routes, callers, sagas in flight, from the
+    /// telemetry in --db) and send nothing.
+    #[arg(long)]
+    preview: bool,
 }
 
 /// Sends `command`, records it in the store, prints the outcome.
 async fn send(args: &CommandArgs, command: Command) -> anyhow::Result<()> {
     let cluster = args.cluster.pick(&clusters_file()?)?;
+    if args.preview {
+        return preview(args, &cluster, &command).await;
+    }
     let records = Records::open(args.db.path())
         .await
         .context("the audit history (--db)")?;
@@ -341,6 +351,66 @@ async fn send(args: &CommandArgs, command: Command) -> anyhow::Result<()> {
         .find_map(|key| result.get(*key).map(|v| format!("{key} {v}")))
         .unwrap_or_default();
     println!("{} {}: ok, {state}", record.action, record.target);
+    Ok(())
+}
+
+/// Prints the impact of `command` without sending it.
+async fn preview(
+    args: &CommandArgs,
+    cluster: &ClusterConfig,
+    command: &Command,
+) -> anyhow::Result<()> {
+    let reader = Reader::open(args.db.path()).await?;
+    // The routes' current weights, from the agents.
+    let live = LiveState::default();
+    for agent in &cluster.agents {
+        if let Ok(client) = connect(agent).await
+            && let Ok(inventory) = client.inventory().await
+        {
+            let id = inventory
+                .identity
+                .as_ref()
+                .map_or_else(|| agent.endpoint.clone(), |i| i.agent_id.clone());
+            live.set_inventory(
+                &cluster.name,
+                &agent.endpoint,
+                AgentInventory::from_proto(&cluster.name, &id, &inventory),
+            );
+        }
+    }
+    let impact = impact::preview(&reader, &live, &cluster.name, command).await?;
+    if args.json {
+        return print_json(&impact);
+    }
+    println!("{}", impact.summary);
+    for route in &impact.routes {
+        let rate = route
+            .requests_per_second
+            .map(|r| format!(", {r:.1} req/s"))
+            .unwrap_or_default();
+        println!(
+            "  route {}: {:.0} % of its calls{rate}",
+            route.route, route.share_percent
+        );
+    }
+    for caller in &impact.callers {
+        println!(
+            "  caller {}: {} sampled calls",
+            caller.service, caller.calls
+        );
+    }
+    for saga in &impact.sagas {
+        println!(
+            "  saga {} (steps {}): {} in flight",
+            saga.saga_name,
+            saga.steps.join(", "),
+            saga.in_flight.len()
+        );
+    }
+    println!(
+        "(from {} traces of the last {} s; nothing was sent)",
+        impact.sampled_traces, impact.window_seconds
+    );
     Ok(())
 }
 
