@@ -3,6 +3,7 @@
 mod control;
 mod query;
 mod serve;
+mod telemetry;
 mod transfer;
 
 use std::path::PathBuf;
