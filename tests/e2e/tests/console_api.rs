@@ -128,6 +128,14 @@ async fn the_api_drives_a_real_agent_and_streams_its_changes() {
     .await;
     let (_, agents) = api.get("/api/agents").await;
     assert_eq!(agents[0]["connected"], true, "{agents}");
+    let (_, routes) = api.get("/api/routes?cluster=shop").await;
+    assert!(!routes.as_array().unwrap().is_empty(), "{routes}");
+    eventually(Duration::from_secs(30), "saga statuses", async || {
+        let (_, sagas) = api.get("/api/sagas/live?cluster=shop&limit=3").await;
+        let sagas = sagas.as_array()?;
+        (!sagas.is_empty() && sagas.len() <= 3 && sagas[0]["id"].is_string()).then_some(())
+    })
+    .await;
 
     // Subscribe, then act: the trip's transition comes down the stream.
     let response = api.http.get(api.ui.api("/api/live")).send().await.unwrap();

@@ -19,7 +19,7 @@ use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::routing::get;
 use futures::{Stream, StreamExt as _, stream};
-use serde_json::json;
+use serde_json::{Value, json};
 use tokio::sync::broadcast::error::RecvError;
 
 use super::AppState;
@@ -36,14 +36,8 @@ async fn live(State(state): State<AppState>) -> Sse<impl Stream<Item = Result<Ev
     let changes = state.clusters.live().subscribe();
     let ready = stream::once(async { event("ready", &json!({"type": "ready"})) });
     let rest = stream::unfold(changes, |mut changes| async move {
-        let event = match changes.recv().await {
-            Ok(change) => live_event(&change),
-            Err(RecvError::Lagged(skipped)) => {
-                event("resync", &json!({"type": "resync", "skipped": skipped}))
-            }
-            Err(RecvError::Closed) => return None,
-        };
-        Some((event, changes))
+        let (name, value) = frame(changes.recv().await)?;
+        Some((event(&name, &value), changes))
     });
     let mut stopping = state.stopping();
     let stop = async move {
@@ -53,13 +47,51 @@ async fn live(State(state): State<AppState>) -> Sse<impl Stream<Item = Result<Ev
     Sse::new(events).keep_alive(KeepAlive::new().interval(KEEP_ALIVE))
 }
 
-fn live_event(change: &LiveEvent) -> Event {
-    let value = serde_json::to_value(change)
-        .unwrap_or_else(|e| json!({"type": "error", "error": e.to_string()}));
-    let name = value["type"].as_str().unwrap_or("change").to_owned();
-    event(&name, &value)
+/// The SSE event's name and data for what the subscription gave; `None` ends the stream.
+fn frame(received: Result<LiveEvent, RecvError>) -> Option<(String, Value)> {
+    match received {
+        Ok(change) => {
+            let value = serde_json::to_value(&change)
+                .unwrap_or_else(|e| json!({"type": "error", "error": e.to_string()}));
+            let name = value["type"].as_str().unwrap_or("change").to_owned();
+            Some((name, value))
+        }
+        Err(RecvError::Lagged(skipped)) => Some((
+            "resync".to_owned(),
+            json!({"type": "resync", "skipped": skipped}),
+        )),
+        Err(RecvError::Closed) => None,
+    }
 }
 
-fn event(name: &str, value: &serde_json::Value) -> Event {
+fn event(name: &str, value: &Value) -> Event {
     Event::default().event(name).data(value.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clusters::views::AgentHealth;
+
+    #[test]
+    fn changes_are_named_by_type_and_a_lag_asks_for_a_resync() {
+        let health = AgentHealth {
+            cluster: "shop".into(),
+            endpoint: "http://a".into(),
+            agent_id: None,
+            version: None,
+            connected: true,
+            last_seen_unix_ms: None,
+            last_error: None,
+            reconnects: 0,
+        };
+        let (name, value) = frame(Ok(LiveEvent::Agent(health))).unwrap();
+        assert_eq!(
+            (name.as_str(), &value["cluster"]),
+            ("agent", &json!("shop"))
+        );
+        let (name, value) = frame(Err(RecvError::Lagged(7))).unwrap();
+        assert_eq!((name.as_str(), &value["skipped"]), ("resync", &json!(7)));
+        assert!(frame(Err(RecvError::Closed)).is_none());
+    }
 }
