@@ -221,4 +221,5 @@ fn snapshots_of_json_output_and_help() {
     insta::assert_snapshot!("help", stdout(&["--help"]));
     insta::assert_snapshot!("traces_help", stdout(&["traces", "--help"]));
     insta::assert_snapshot!("serve_help", stdout(&["serve", "--help"]));
+    insta::assert_snapshot!("ui_help", stdout(&["ui", "--help"]));
 }

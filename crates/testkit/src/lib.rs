@@ -7,12 +7,14 @@ mod database;
 mod nats;
 mod postgres;
 mod process;
+mod sse;
 mod write_lock;
 
 pub use database::TestDatabase;
 pub use nats::NatsServer;
 pub use postgres::PostgresServer;
 pub use process::ServeProcess;
+pub use sse::{SseEvent, SseReader};
 pub use write_lock::{WriteLock, hold_write_lock};
 
 use std::time::{SystemTime, UNIX_EPOCH};

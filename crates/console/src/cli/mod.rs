@@ -3,7 +3,9 @@
 mod control;
 mod query;
 mod serve;
+mod telemetry;
 mod transfer;
+mod ui;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -22,6 +24,8 @@ pub struct Cli {
 pub enum Command {
     /// Receive OTLP (gRPC and HTTP) into the telemetry store until Ctrl-C.
     Serve(serve::ServeArgs),
+    /// Serve the console's UI and its HTTP API to a browser, receiving OTLP like `serve`.
+    Ui(ui::UiArgs),
     /// Search traces, newest first. A trace matches when any span matches.
     Traces(query::TracesArgs),
     /// Show one trace as a tree of spans.
@@ -82,6 +86,7 @@ impl DbArg {
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve::run(args).await,
+        Command::Ui(args) => ui::run(args).await,
         Command::Traces(args) => query::traces(args).await,
         Command::Trace(args) => query::trace(args).await,
         Command::Metrics(args) => query::metrics(args).await,

@@ -140,7 +140,7 @@ pub enum CommandError {
 }
 
 impl CommandError {
-    fn from_client(endpoint: &str, error: ClientError) -> CommandError {
+    pub(crate) fn from_client(endpoint: &str, error: ClientError) -> CommandError {
         let endpoint = endpoint.to_owned();
         let message = error.to_string();
         match error.code() {
@@ -159,7 +159,7 @@ impl CommandError {
         }
     }
 
-    fn from_connect(endpoint: &str, error: ConnectError) -> CommandError {
+    pub(crate) fn from_connect(endpoint: &str, error: ConnectError) -> CommandError {
         match error {
             ConnectError::Client(e) => CommandError::from_client(endpoint, e),
             other => CommandError::Unreachable {

@@ -105,3 +105,83 @@ pub(crate) fn free_port() -> u16 {
         .map(|a| a.port())
         .expect("a free port")
 }
+
+/// A running `switchyard ui`, killed on drop unless stopped.
+pub(crate) struct Ui {
+    pub(crate) child: Child,
+    /// `http://ADDR` as the ready line says (`0.0.0.0` when listening everywhere).
+    pub(crate) url: String,
+    pub(crate) otlp_grpc: String,
+    pub(crate) otlp_http: String,
+}
+
+impl Ui {
+    /// `http://127.0.0.1:PORT` + `path`: the API on loopback whatever the listen address.
+    pub(crate) fn api(&self, path: &str) -> String {
+        let port = self.url.rsplit(':').next().expect("a port");
+        format!("http://127.0.0.1:{port}{path}")
+    }
+
+    /// SIGTERM, then the exit status.
+    pub(crate) fn stop(mut self) -> std::process::ExitStatus {
+        let _ = kill(Pid::from_raw(self.child.id() as i32), Signal::SIGTERM);
+        self.child.wait().expect("ui exits")
+    }
+}
+
+impl Drop for Ui {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `switchyard ui` on `db` with its clusters file at `clusters`, OTLP on ephemeral
+/// loopback ports, with `extra` arguments; waits for its ready line.
+pub(crate) fn start_ui(clusters: &Path, db: &Path, extra: &[&str]) -> Ui {
+    let mut child = ui_command(clusters, db, extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("switchyard ui starts");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("piped stdout"))
+        .read_line(&mut line)
+        .expect("ui prints where it listens");
+    let field = |key: &str| {
+        line.split_whitespace()
+            .find_map(|word| word.strip_prefix(key))
+            .unwrap_or_else(|| panic!("no {key} in {line:?}"))
+            .to_owned()
+    };
+    Ui {
+        url: field("ui="),
+        otlp_grpc: format!("http://{}", field("otlp-grpc=")),
+        otlp_http: format!("http://{}", field("otlp-http=")),
+        child,
+    }
+}
+
+/// The `switchyard ui` command line, not started.
+pub(crate) fn ui_command(clusters: &Path, db: &Path, extra: &[&str]) -> Command {
+    let mut command = Command::new(bin_dir().join("switchyard"));
+    command
+        .args([
+            "ui",
+            "--otlp-grpc",
+            "127.0.0.1:0",
+            "--otlp-http",
+            "127.0.0.1:0",
+        ])
+        .arg("--db")
+        .arg(db)
+        .args(if extra.contains(&"--listen") {
+            &[][..]
+        } else {
+            &["--listen", "127.0.0.1:0"][..]
+        })
+        .args(extra)
+        .env("SWITCHYARD_CLUSTERS", clusters)
+        .env_remove("SWITCHYARD_UI_TOKEN");
+    command
+}

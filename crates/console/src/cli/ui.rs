@@ -1,0 +1,91 @@
+//! `switchyard ui`: the store and the receiver (as `serve` runs them), the clusters
+//! from the clusters file, and the HTTP API with the UI's files, for a browser.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use clap::Args;
+use switchyard_store::records::Records;
+
+use super::telemetry::{TelemetryArgs, wait_for_stop};
+use crate::api::{self, Access, AppState, UiFiles};
+use crate::clusters::{Clusters, ClustersFile, Secret};
+
+/// Where the UI is found when `--ui-dir` is not given (relative to the working dir).
+const DEFAULT_UI_DIR: &str = "ui/dist";
+
+#[derive(Debug, Args)]
+pub struct UiArgs {
+    /// Where the UI and its API listen. Beyond loopback only with --token.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:7788")]
+    listen: SocketAddr,
+    /// Require this token on every API request (`Authorization: Bearer` or `?token=`).
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "SWITCHYARD_UI_TOKEN",
+        hide_env_values = true
+    )]
+    token: Option<String>,
+    /// The built UI [default: ui/dist if it exists, else a page listing the API]
+    #[arg(long, value_name = "DIR")]
+    ui_dir: Option<PathBuf>,
+    /// Do not receive OTLP (another `switchyard serve` receives into the same file).
+    #[arg(long)]
+    no_receiver: bool,
+    #[command(flatten)]
+    telemetry: TelemetryArgs,
+}
+
+pub(super) async fn run(args: UiArgs) -> anyhow::Result<()> {
+    // Everything that can be refused is checked before anything starts.
+    let access = Access::new(args.listen, args.token.map(Secret::new))?;
+    let ui = UiFiles::choose(args.ui_dir.as_deref(), Path::new(DEFAULT_UI_DIR))?;
+    let clusters_file = ClustersFile::load(ClustersFile::default_path()?)?;
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let addr = listener.local_addr()?;
+
+    let telemetry = if args.no_receiver {
+        args.telemetry.open_without_receiver().await?
+    } else {
+        args.telemetry.start().await?
+    };
+    let records = match Records::open(telemetry.path()).await {
+        Ok(records) => records,
+        Err(e) => {
+            telemetry.stop().await?;
+            return Err(e.into());
+        }
+    };
+    let clusters = Arc::new(Clusters::start(clusters_file, Some(records.clone())));
+    let state = AppState::new(clusters, telemetry.reader().clone(), records.clone());
+    let app = api::router(state.clone(), access.clone(), &ui);
+
+    telemetry.announce();
+    if let UiFiles::Missing = ui {
+        eprintln!(
+            "switchyard: the UI is not built ({DEFAULT_UI_DIR} has no index.html); \
+             serving the API and a page that lists it"
+        );
+    }
+    if access.needs_token() {
+        eprintln!("switchyard: the API requires the token (Authorization: Bearer, or ?token=)");
+    }
+    // One line on stdout that scripts, tests and the desktop shell wait for and parse.
+    println!("listening ui=http://{addr} {}", telemetry.addresses());
+
+    let served = axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            wait_for_stop().await;
+            // Live streams never end by themselves; end them so shutdown can finish.
+            state.close_streams();
+        })
+        .await;
+    records.close().await;
+    telemetry.stop().await?;
+    served.context("the API server failed")
+}
