@@ -290,6 +290,41 @@ async fn the_api_drives_a_real_agent_and_streams_its_changes() {
     )
     .await;
 
+    // The closed loop runs inside `switchyard ui`: the trip gets its verdict from the
+    // breaker metrics that followed it.
+    let verdict = eventually(Duration::from_secs(90), "the trip's verdict", async || {
+        let (_, history) = api.get("/api/history?limit=20").await;
+        let trip = history
+            .as_array()?
+            .iter()
+            .find(|c| c["action"] == "trip" && c["outcome"] == "ok")?
+            .clone();
+        trip["verdict"].as_str().map(str::to_owned)
+    })
+    .await;
+    assert!(
+        matches!(verdict.as_str(), "confirmed" | "no_traffic"),
+        "{verdict}"
+    );
+    // The impact preview and the findings answer too.
+    let (status, impact) = api
+        .post(
+            "/api/impact",
+            &json!({"cluster": "shop", "command": {"action": "trip", "breaker": payments}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{impact}");
+    assert!(
+        impact["summary"]
+            .as_str()
+            .unwrap()
+            .contains(payments.as_str()),
+        "{impact}"
+    );
+    let (status, findings) = api.get("/api/findings?breaker_quiet=1s").await;
+    assert_eq!(status, StatusCode::OK, "{findings}");
+    assert!(findings.is_array(), "{findings}");
+
     // SIGTERM with a live stream open: a clean exit, and the stream ends.
     let status = api.ui.stop();
     assert!(status.success(), "ui exited with {status}");

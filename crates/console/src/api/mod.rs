@@ -7,6 +7,7 @@
 //! that says whose fault it is ([`error`]).
 
 pub mod auth;
+mod checks;
 pub mod clusters;
 mod commands;
 pub mod error;
@@ -68,6 +69,7 @@ pub fn router(state: AppState, access: Access, ui: &UiFiles) -> Router {
         .merge(live::routes())
         .merge(stream::routes())
         .merge(commands::routes())
+        .merge(checks::routes())
         .merge(telemetry::routes())
         .merge(models::routes())
         .fallback(unknown_endpoint)

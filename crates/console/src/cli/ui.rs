@@ -11,10 +11,13 @@ use switchyard_store::records::Records;
 
 use super::telemetry::{TelemetryArgs, wait_for_stop};
 use crate::api::{self, Access, AppState, UiFiles};
+use crate::closed_loop::ClosedLoop;
 use crate::clusters::{Clusters, ClustersFile, Secret};
 
 /// Where the UI is found when `--ui-dir` is not given (relative to the working dir).
 const DEFAULT_UI_DIR: &str = "ui/dist";
+/// How often commands without a verdict are checked against the telemetry.
+const VERDICT_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
 
 #[derive(Debug, Args)]
 pub struct UiArgs {
@@ -62,6 +65,9 @@ pub(super) async fn run(args: UiArgs) -> anyhow::Result<()> {
         }
     };
     let clusters = Arc::new(Clusters::start(clusters_file, Some(records.clone())));
+    // Every command gets its closed-loop verdict while the console runs.
+    let verdicts = ClosedLoop::new(records.clone(), telemetry.reader().clone())
+        .spawn(clusters.live().clone(), VERDICT_EVERY);
     let state = AppState::new(clusters, telemetry.reader().clone(), records.clone());
     let app = api::router(state.clone(), access.clone(), &ui);
 
@@ -85,6 +91,7 @@ pub(super) async fn run(args: UiArgs) -> anyhow::Result<()> {
             state.close_streams();
         })
         .await;
+    verdicts.abort();
     records.close().await;
     telemetry.stop().await?;
     served.context("the API server failed")
