@@ -13,6 +13,7 @@
 pub mod attributes;
 mod batch;
 mod config;
+pub mod derived;
 mod error;
 mod export;
 mod ingest;

@@ -14,6 +14,7 @@ use opentelemetry_proto::tonic::resource::v1::Resource;
 use switchyard_conventions::resource::{SERVICE_NAME, UNKNOWN_SERVICE};
 
 use crate::attributes::StoredJsonWriter;
+use crate::derived::Derived;
 use crate::error::InvalidRequest;
 
 pub(crate) use logs::LogRow;
@@ -31,6 +32,8 @@ pub struct Batch {
     pub(crate) metrics: Vec<MetricRow>,
     pub(crate) points: Vec<PointRow>,
     pub(crate) logs: Vec<LogRow>,
+    /// Rows for the derived tables (saga spans, breaker transitions).
+    pub(crate) derived: Derived,
     rejected: Rejected,
     approx_bytes: usize,
 }
@@ -122,6 +125,7 @@ impl Batch {
             log.scope += scope_base;
             self.logs.push(log);
         }
+        self.derived.append(&mut other.derived);
         self.rejected.spans += other.rejected.spans;
         self.rejected.data_points += other.rejected.data_points;
         self.rejected.log_records += other.rejected.log_records;

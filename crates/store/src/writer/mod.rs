@@ -417,6 +417,14 @@ async fn write_all(
     )
     .await?;
 
+    // Saga instances and breaker transitions, in the same transaction as
+    // the telemetry they come from.
+    let mut derived = crate::derived::Derived::default();
+    for batch in batches.iter_mut() {
+        derived.append(&mut batch.derived);
+    }
+    crate::derived::write::write(&mut tx, derived).await?;
+
     let last = |first: i64, count: usize| first + count as i64 - 1;
     let upto = [
         last(first_span, span_count),

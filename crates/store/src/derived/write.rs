@@ -1,0 +1,213 @@
+//! The writer's side of the derived tables: runs inside the commit that
+//! stores the telemetry, after the spans are inserted.
+
+use std::collections::BTreeSet;
+
+use sqlx::{Row as _, SqliteConnection};
+
+use super::saga::{SagaSpanKind, SagaSpanRow};
+use super::summary::{InstanceRow, StepResultRow, summarize};
+use super::{Derived, TransitionRow};
+
+/// Rows per statement; every table here has at most 15 columns, which keeps
+/// a statement under SQLite's 32,766 bound values.
+const ROWS_PER_STATEMENT: usize = 512;
+
+const SAGA_SPAN_COLUMNS: &str = "saga_id, span_id, trace_id, kind, saga_name, name, service_name, \
+     step_index, phase, attempt, outcome, start_time, end_time, status_code, status_message";
+const INSTANCE_COLUMNS: &str = "saga_id, saga_name, outcome, failed, failed_step, \
+     failed_step_index, error, trace_id, start_time, end_time, steps, compensations, attempts, \
+     spans, has_root";
+const STEP_RESULT_COLUMNS: &str = "saga_id, step_name, saga_name, saga_start, step_index, result, \
+     compensation, attempts, duration, duration_bucket";
+const TRANSITION_COLUMNS: &str = "breaker_name, service_name, time, from_state, to_state, reason, \
+     dry_run, trace_id, span_id";
+
+type SqliteQuery<'q> = sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>;
+
+/// Stores what the batches contribute and recomputes the touched instances.
+pub(crate) async fn write(conn: &mut SqliteConnection, derived: Derived) -> sqlx::Result<()> {
+    if derived.is_empty() {
+        return Ok(());
+    }
+    let touched: BTreeSet<String> = derived
+        .saga_spans
+        .iter()
+        .map(|s| s.saga_id.clone())
+        .collect();
+    // A re-sent span replaces its earlier copy.
+    insert_many(
+        conn,
+        "INSERT OR REPLACE INTO saga_spans",
+        SAGA_SPAN_COLUMNS,
+        derived.saga_spans,
+        bind_saga_span,
+    )
+    .await?;
+    if !touched.is_empty() {
+        recompute(conn, &touched).await?;
+    }
+    insert_many(
+        conn,
+        "INSERT OR IGNORE INTO breaker_transitions",
+        TRANSITION_COLUMNS,
+        derived.transitions,
+        bind_transition,
+    )
+    .await
+}
+
+/// Rebuilds the instance and step-result rows of the touched sagas from all
+/// of their stored spans.
+async fn recompute(conn: &mut SqliteConnection, touched: &BTreeSet<String>) -> sqlx::Result<()> {
+    let ids = serde_json::to_string(touched).expect("strings serialize");
+    let rows = sqlx::query(&format!(
+        "SELECT {SAGA_SPAN_COLUMNS} FROM saga_spans
+         WHERE saga_id IN (SELECT value FROM json_each(?)) ORDER BY saga_id"
+    ))
+    .bind(&ids)
+    .fetch_all(&mut *conn)
+    .await?;
+    let spans = rows
+        .iter()
+        .map(saga_span_from_row)
+        .collect::<sqlx::Result<Vec<_>>>()?;
+
+    let mut instances = Vec::with_capacity(touched.len());
+    let mut results = Vec::with_capacity(touched.len() * 4);
+    for group in spans.chunk_by(|a, b| a.saga_id == b.saga_id) {
+        let (instance, steps) = summarize(group);
+        instances.push(instance);
+        results.extend(steps);
+    }
+    sqlx::query("DELETE FROM saga_step_results WHERE saga_id IN (SELECT value FROM json_each(?))")
+        .bind(&ids)
+        .execute(&mut *conn)
+        .await?;
+    insert_many(
+        conn,
+        "INSERT OR REPLACE INTO saga_instances",
+        INSTANCE_COLUMNS,
+        instances,
+        bind_instance,
+    )
+    .await?;
+    insert_many(
+        conn,
+        "INSERT INTO saga_step_results",
+        STEP_RESULT_COLUMNS,
+        results,
+        bind_step_result,
+    )
+    .await
+}
+
+/// Multi-row inserts of `rows`, [`ROWS_PER_STATEMENT`] at a time.
+async fn insert_many<R>(
+    conn: &mut SqliteConnection,
+    head: &str,
+    columns: &str,
+    rows: Vec<R>,
+    bind: for<'q> fn(SqliteQuery<'q>, R) -> SqliteQuery<'q>,
+) -> sqlx::Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let width = columns.split(',').count();
+    let row = format!("({})", vec!["?"; width].join(","));
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<R> = rows.by_ref().take(ROWS_PER_STATEMENT).collect();
+        let sql = format!(
+            "{head} ({columns}) VALUES {}",
+            vec![row.as_str(); chunk.len()].join(",")
+        );
+        let mut query = sqlx::query(&sql);
+        for r in chunk {
+            query = bind(query, r);
+        }
+        query.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+fn bind_saga_span(q: SqliteQuery<'_>, s: SagaSpanRow) -> SqliteQuery<'_> {
+    q.bind(s.saga_id)
+        .bind(s.span_id)
+        .bind(s.trace_id)
+        .bind(s.kind as i64)
+        .bind(s.saga_name)
+        .bind(s.name)
+        .bind(s.service_name)
+        .bind(s.step_index)
+        .bind(s.phase)
+        .bind(s.attempt)
+        .bind(s.outcome)
+        .bind(s.start_time)
+        .bind(s.end_time)
+        .bind(s.status_code)
+        .bind(s.status_message)
+}
+
+fn saga_span_from_row(row: &sqlx::sqlite::SqliteRow) -> sqlx::Result<SagaSpanRow> {
+    Ok(SagaSpanRow {
+        saga_id: row.try_get("saga_id")?,
+        span_id: row.try_get("span_id")?,
+        trace_id: row.try_get("trace_id")?,
+        kind: SagaSpanKind::from_stored(row.try_get("kind")?),
+        saga_name: row.try_get("saga_name")?,
+        name: row.try_get("name")?,
+        service_name: row.try_get("service_name")?,
+        step_index: row.try_get("step_index")?,
+        phase: row.try_get("phase")?,
+        attempt: row.try_get("attempt")?,
+        outcome: row.try_get("outcome")?,
+        start_time: row.try_get("start_time")?,
+        end_time: row.try_get("end_time")?,
+        status_code: row.try_get("status_code")?,
+        status_message: row.try_get("status_message")?,
+    })
+}
+
+fn bind_instance(q: SqliteQuery<'_>, i: InstanceRow) -> SqliteQuery<'_> {
+    q.bind(i.saga_id)
+        .bind(i.saga_name)
+        .bind(i.outcome)
+        .bind(i.failed)
+        .bind(i.failed_step)
+        .bind(i.failed_step_index)
+        .bind(i.error)
+        .bind(i.trace_id)
+        .bind(i.start_time)
+        .bind(i.end_time)
+        .bind(i.steps)
+        .bind(i.compensations)
+        .bind(i.attempts)
+        .bind(i.spans)
+        .bind(i.has_root)
+}
+
+fn bind_step_result(q: SqliteQuery<'_>, r: StepResultRow) -> SqliteQuery<'_> {
+    q.bind(r.saga_id)
+        .bind(r.step_name)
+        .bind(r.saga_name)
+        .bind(r.saga_start)
+        .bind(r.step_index)
+        .bind(r.result as i64)
+        .bind(r.compensation as i64)
+        .bind(r.attempts)
+        .bind(r.duration)
+        .bind(r.duration_bucket)
+}
+
+fn bind_transition(q: SqliteQuery<'_>, t: TransitionRow) -> SqliteQuery<'_> {
+    q.bind(t.breaker_name)
+        .bind(t.service_name)
+        .bind(t.time)
+        .bind(t.from_state)
+        .bind(t.to_state)
+        .bind(t.reason)
+        .bind(t.dry_run)
+        .bind(t.trace_id)
+        .bind(t.span_id)
+}
