@@ -7,6 +7,7 @@ mod database;
 mod nats;
 mod postgres;
 mod process;
+pub mod saga;
 mod write_lock;
 
 pub use database::TestDatabase;

@@ -67,7 +67,8 @@ impl Batch {
                 let scope = batch.push_scope(&mut json, scope_spans.scope, scope_spans.schema_url);
                 for (i, span) in scope_spans.spans.into_iter().enumerate() {
                     let at = || format!("resource_spans[{ri}].scope_spans[{si}].spans[{i}]");
-                    let derived = derived_rows(&batch.resources[resource as usize].service_name, &span);
+                    let derived =
+                        derived_rows(&batch.resources[resource as usize].service_name, &span);
                     match span_row(&mut json, span, resource, scope, at)? {
                         Ok(row) => {
                             batch.approx_bytes += row.approx_bytes();

@@ -44,11 +44,26 @@ mod tests {
 
     #[test]
     fn every_duration_falls_in_its_buckets_bounds() {
-        for d in [0, 1, 15, 16, 17, 31, 32, 1000, 123_456_789, 3_600_000_000_000, i64::MAX / 2] {
+        for d in [
+            0,
+            1,
+            15,
+            16,
+            17,
+            31,
+            32,
+            1000,
+            123_456_789,
+            3_600_000_000_000,
+            i64::MAX / 2,
+        ] {
             let (low, high) = bounds(bucket(d));
             assert!(low <= d && d < high, "{d} not in [{low}, {high})");
             let mid = representative(bucket(d)) as f64;
-            assert!((mid - d as f64).abs() <= d as f64 * 0.032 + 1.0, "{d} vs {mid}");
+            assert!(
+                (mid - d as f64).abs() <= d as f64 * 0.032 + 1.0,
+                "{d} vs {mid}"
+            );
         }
     }
 

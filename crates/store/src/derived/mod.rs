@@ -10,11 +10,13 @@
 mod attrs;
 pub mod buckets;
 mod saga;
-pub(crate) mod summary;
+mod summary;
 mod transition;
 pub(crate) mod write;
 
-pub(crate) use saga::{SagaSpanRow, saga_span};
+pub(crate) use saga::saga_span;
+pub use saga::{SagaSpanKind, SagaSpanRow};
+pub use summary::{Compensation, StepResult, UNKNOWN_OUTCOME};
 pub(crate) use transition::{TransitionRow, from_event, from_log};
 
 /// What a batch contributes to the derived tables.

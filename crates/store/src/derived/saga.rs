@@ -8,7 +8,7 @@ use super::attrs;
 
 /// What kind of saga span a row is; the numbers are stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum SagaSpanKind {
+pub enum SagaSpanKind {
     /// `saga {name}`: one run of an instance, with its outcome.
     Root = 0,
     /// `saga.step {step}`: one attempt of a step or of its compensation.
@@ -18,7 +18,7 @@ pub(crate) enum SagaSpanKind {
 }
 
 impl SagaSpanKind {
-    pub(crate) fn from_stored(code: i64) -> Self {
+    pub fn from_stored(code: i64) -> Self {
         match code {
             0 => SagaSpanKind::Root,
             1 => SagaSpanKind::Step,
@@ -27,25 +27,26 @@ impl SagaSpanKind {
     }
 }
 
-/// One row of `saga_spans`.
+/// One span of a saga as `saga_spans` stores it: a root, a step attempt or a
+/// participant's span.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct SagaSpanRow {
-    pub(crate) saga_id: String,
-    pub(crate) span_id: Vec<u8>,
-    pub(crate) trace_id: Vec<u8>,
-    pub(crate) kind: SagaSpanKind,
-    pub(crate) saga_name: String,
-    pub(crate) name: String,
-    pub(crate) service_name: String,
-    pub(crate) step_index: Option<i64>,
+pub struct SagaSpanRow {
+    pub saga_id: String,
+    pub span_id: Vec<u8>,
+    pub trace_id: Vec<u8>,
+    pub kind: SagaSpanKind,
+    pub saga_name: String,
+    pub name: String,
+    pub service_name: String,
+    pub step_index: Option<i64>,
     /// 0 forward, 1 compensate.
-    pub(crate) phase: Option<i64>,
-    pub(crate) attempt: Option<i64>,
-    pub(crate) outcome: Option<String>,
-    pub(crate) start_time: i64,
-    pub(crate) end_time: i64,
-    pub(crate) status_code: i32,
-    pub(crate) status_message: Option<String>,
+    pub phase: Option<i64>,
+    pub attempt: Option<i64>,
+    pub outcome: Option<String>,
+    pub start_time: i64,
+    pub end_time: i64,
+    pub status_code: i32,
+    pub status_message: Option<String>,
 }
 
 /// The saga row of a span, when it carries `saga.id`. Called on every span
@@ -170,7 +171,10 @@ mod tests {
         let root = saga_span(
             &span(
                 "saga checkout",
-                vec![id(), kv("saga.outcome", Value::StringValue("completed".into()))],
+                vec![
+                    id(),
+                    kv("saga.outcome", Value::StringValue("completed".into())),
+                ],
             ),
             "orders",
         )

@@ -15,7 +15,7 @@ const ERROR: i32 = 2;
 
 /// Outcome of an instance whose root span has not been seen (choreography,
 /// or an orchestrated saga still running).
-pub(crate) const UNKNOWN_OUTCOME: &str = "unknown";
+pub const UNKNOWN_OUTCOME: &str = "unknown";
 
 /// One row of `saga_instances`.
 #[derive(Debug, Clone, PartialEq)]
@@ -39,19 +39,39 @@ pub(crate) struct InstanceRow {
 
 /// How a step ended for one instance; the numbers are stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum StepResult {
+pub enum StepResult {
     Passed = 0,
     Failed = 1,
     /// Only compensation attempts seen so far.
     Unfinished = 2,
 }
 
+impl StepResult {
+    pub fn from_stored(code: i64) -> Self {
+        match code {
+            0 => StepResult::Passed,
+            1 => StepResult::Failed,
+            _ => StepResult::Unfinished,
+        }
+    }
+}
+
 /// Whether a step was undone; the numbers are stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Compensation {
+pub enum Compensation {
     None = 0,
     Done = 1,
     Failed = 2,
+}
+
+impl Compensation {
+    pub fn from_stored(code: i64) -> Self {
+        match code {
+            1 => Compensation::Done,
+            2 => Compensation::Failed,
+            _ => Compensation::None,
+        }
+    }
 }
 
 /// One row of `saga_step_results`.
@@ -92,13 +112,24 @@ pub(crate) fn summarize(spans: &[SagaSpanRow]) -> (InstanceRow, Vec<StepResultRo
         .filter(|s| s.kind == SagaSpanKind::Root)
         .collect();
     // A resumed instance has a root per run; the last run says how it ended.
-    let last_root = roots.iter().copied().max_by_key(|r| (r.end_time, r.start_time));
+    let last_root = roots
+        .iter()
+        .copied()
+        .max_by_key(|r| (r.end_time, r.start_time));
     let first_root = roots.iter().copied().min_by_key(|r| r.start_time);
     let saga_name = first_root
         .map(|r| r.saga_name.clone())
-        .or_else(|| spans.iter().find(|s| !s.saga_name.is_empty()).map(|s| s.saga_name.clone()))
+        .or_else(|| {
+            spans
+                .iter()
+                .find(|s| !s.saga_name.is_empty())
+                .map(|s| s.saga_name.clone())
+        })
         .unwrap_or_default();
-    let earliest = spans.iter().min_by_key(|s| s.start_time).expect("not empty");
+    let earliest = spans
+        .iter()
+        .min_by_key(|s| s.start_time)
+        .expect("not empty");
     let trace_id = first_root.unwrap_or(earliest).trace_id.clone();
     let start_time = earliest.start_time;
     let end_time = spans.iter().map(|s| s.end_time).max().unwrap_or(start_time);
@@ -128,9 +159,7 @@ pub(crate) fn summarize(spans: &[SagaSpanRow]) -> (InstanceRow, Vec<StepResultRo
                 // then the latest to end.
                 let further = match failed_step {
                     None => true,
-                    Some((_, s, a)) => {
-                        (step.index, attempt.end_time) > (s.index, a.end_time)
-                    }
+                    Some((_, s, a)) => (step.index, attempt.end_time) > (s.index, a.end_time),
                 };
                 if further {
                     failed_step = Some((name, step, attempt));
@@ -179,13 +208,7 @@ pub(crate) fn summarize(spans: &[SagaSpanRow]) -> (InstanceRow, Vec<StepResultRo
     .to_owned();
     let error = failed_step
         .and_then(|(_, _, attempt)| attempt.status_message.clone())
-        .or_else(|| last_root.and_then(|r| r.status_message.clone()))
-        .or_else(|| {
-            spans
-                .iter()
-                .filter(|s| s.status_code == ERROR)
-                .find_map(|s| s.status_message.clone())
-        });
+        .or_else(|| last_root.and_then(|r| r.status_message.clone()));
     let failed = failed_step.is_some()
         || outcome == SagaOutcome::Compensated.as_str()
         || outcome == SagaOutcome::Failed.as_str();
@@ -233,7 +256,14 @@ mod tests {
         }
     }
 
-    fn step(name: &str, index: i64, phase: i64, attempt: i64, error: Option<&str>, start: i64) -> SagaSpanRow {
+    fn step(
+        name: &str,
+        index: i64,
+        phase: i64,
+        attempt: i64,
+        error: Option<&str>,
+        start: i64,
+    ) -> SagaSpanRow {
         SagaSpanRow {
             kind: SagaSpanKind::Step,
             name: name.into(),
@@ -264,7 +294,10 @@ mod tests {
         assert_eq!(instance.failed_step, None);
         assert_eq!((instance.steps, instance.attempts), (2, 3));
         let charge = steps.iter().find(|s| s.step_name == "charge").unwrap();
-        assert_eq!((charge.result, charge.attempts, charge.duration), (StepResult::Passed, 2, 110));
+        assert_eq!(
+            (charge.result, charge.attempts, charge.duration),
+            (StepResult::Passed, 2, 110)
+        );
     }
 
     #[test]
@@ -284,7 +317,10 @@ mod tests {
         assert_eq!(instance.error.as_deref(), Some("card declined"));
         assert_eq!(instance.compensations, 1);
         let reserve = steps.iter().find(|s| s.step_name == "reserve").unwrap();
-        assert_eq!((reserve.result, reserve.compensation), (StepResult::Passed, Compensation::Done));
+        assert_eq!(
+            (reserve.result, reserve.compensation),
+            (StepResult::Passed, Compensation::Done)
+        );
     }
 
     #[test]
