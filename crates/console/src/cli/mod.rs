@@ -1,6 +1,7 @@
 //! The `switchyard` command line.
 
 mod query;
+mod sagas;
 mod serve;
 mod transfer;
 
@@ -29,6 +30,10 @@ pub enum Command {
     Metrics(query::MetricsArgs),
     /// List the services that sent telemetry.
     Services(query::ServicesArgs),
+    /// Search saga instances, newest first.
+    Sagas(sagas::SagasArgs),
+    /// Show one saga instance's flow: every step attempt and compensation.
+    Saga(sagas::SagaArgs),
     /// Load OTLP JSON files (single requests or Collector file-exporter lines).
     Import(transfer::ImportArgs),
     /// Write stored telemetry out as OTLP JSON.
@@ -60,6 +65,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Trace(args) => query::trace(args).await,
         Command::Metrics(args) => query::metrics(args).await,
         Command::Services(args) => query::services(args).await,
+        Command::Sagas(args) => sagas::sagas(args).await,
+        Command::Saga(args) => sagas::saga(args).await,
         Command::Import(args) => transfer::import(args).await,
         Command::Export(command) => transfer::export(command).await,
     }
