@@ -230,6 +230,17 @@ async fn sagas_converge_whatever_order_their_spans_arrive_in() {
         ),
         (3, 1, 1)
     );
+    // The same from the per-instance rows alone (a range inside one hour
+    // skips the hourly rollup, which every re-sent and late span updated).
+    let inside_an_hour = TimeRange::new(T0 as i64, (T0 + 3_000 * MS) as i64).unwrap();
+    assert_ne!(T0 as i64 % 3_600_000_000_000, 0, "T0 is not on an hour");
+    let raw = saga::aggregate_flow(&reader, "checkout", inside_an_hour)
+        .await
+        .unwrap();
+    assert_eq!(
+        (raw.steps.clone(), raw.outcomes.clone()),
+        (agg.steps.clone(), agg.outcomes.clone())
+    );
     let p50 = reserve.p50_ns.unwrap();
     assert!((p50 - (4 * MS) as i64).abs() < (MS / 5) as i64, "{p50}");
 

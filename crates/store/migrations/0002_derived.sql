@@ -90,3 +90,28 @@ CREATE TABLE breaker_transitions (
 );
 CREATE UNIQUE INDEX breaker_transitions_by_breaker
     ON breaker_transitions (breaker_name, time, service_name, to_state);
+
+-- Hourly rollups of the two tables above, by start hour of the instance:
+-- kept up to date with +1/-1 as instances are recomputed, so an aggregate
+-- over a day reads a few thousand rows instead of every step of every
+-- instance (the range's partial first and last hours come from the rows).
+-- Counts can drop to 0; readers skip those.
+CREATE TABLE saga_step_stats (
+    saga_name       TEXT    NOT NULL,
+    hour            INTEGER NOT NULL,
+    step_name       TEXT    NOT NULL,
+    result          INTEGER NOT NULL,
+    compensation    INTEGER NOT NULL,
+    duration_bucket INTEGER NOT NULL,
+    step_index      INTEGER,
+    count           INTEGER NOT NULL,
+    PRIMARY KEY (saga_name, hour, step_name, result, compensation, duration_bucket)
+) WITHOUT ROWID;
+
+CREATE TABLE saga_outcome_stats (
+    saga_name TEXT    NOT NULL,
+    hour      INTEGER NOT NULL,
+    outcome   TEXT    NOT NULL,
+    count     INTEGER NOT NULL,
+    PRIMARY KEY (saga_name, hour, outcome)
+) WITHOUT ROWID;

@@ -9,6 +9,7 @@
 
 mod attrs;
 pub mod buckets;
+pub mod rollup;
 mod saga;
 mod summary;
 mod transition;

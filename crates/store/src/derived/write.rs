@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 
 use sqlx::{Row as _, SqliteConnection};
 
+use super::rollup::{Deltas, OutcomeKey, StepKey, hour_of};
 use super::saga::{SagaSpanKind, SagaSpanRow};
 use super::summary::{InstanceRow, StepResultRow, summarize};
 use super::{Derived, TransitionRow};
@@ -20,6 +21,9 @@ const INSTANCE_COLUMNS: &str = "saga_id, saga_name, outcome, failed, failed_step
      spans, has_root";
 const STEP_RESULT_COLUMNS: &str = "saga_id, step_name, saga_name, saga_start, step_index, result, \
      compensation, attempts, duration, duration_bucket";
+const STEP_STATS_COLUMNS: &str = "saga_name, hour, step_name, result, compensation, \
+     duration_bucket, step_index, count";
+const OUTCOME_STATS_COLUMNS: &str = "saga_name, hour, outcome, count";
 const TRANSITION_COLUMNS: &str = "breaker_name, service_name, time, from_state, to_state, reason, \
      dry_run, trace_id, span_id";
 
@@ -73,13 +77,84 @@ async fn recompute(conn: &mut SqliteConnection, touched: &BTreeSet<String>) -> s
         .map(saga_span_from_row)
         .collect::<sqlx::Result<Vec<_>>>()?;
 
+    // The rollups lose what the touched instances counted before...
+    let mut deltas = Deltas::default();
+    let old_results: Vec<OldResult> = sqlx::query_as(
+        "SELECT saga_name, saga_start, step_name, step_index, result, compensation, duration_bucket
+         FROM saga_step_results WHERE saga_id IN (SELECT value FROM json_each(?))",
+    )
+    .bind(&ids)
+    .fetch_all(&mut *conn)
+    .await?;
+    for r in old_results {
+        let key = StepKey {
+            saga_name: r.saga_name,
+            hour: hour_of(r.saga_start),
+            step_name: r.step_name,
+            result: r.result,
+            compensation: r.compensation,
+            duration_bucket: r.duration_bucket,
+        };
+        deltas.step(key, r.step_index, -1);
+    }
+    let old_instances: Vec<(String, i64, String)> = sqlx::query_as(
+        "SELECT saga_name, start_time, outcome
+         FROM saga_instances WHERE saga_id IN (SELECT value FROM json_each(?))",
+    )
+    .bind(&ids)
+    .fetch_all(&mut *conn)
+    .await?;
+    for (saga_name, start, outcome) in old_instances {
+        let key = OutcomeKey {
+            saga_name,
+            hour: hour_of(start),
+            outcome,
+        };
+        deltas.outcome(key, -1);
+    }
+
+    // ...and gain what they count now.
     let mut instances = Vec::with_capacity(touched.len());
     let mut results = Vec::with_capacity(touched.len() * 4);
     for group in spans.chunk_by(|a, b| a.saga_id == b.saga_id) {
         let (instance, steps) = summarize(group);
+        let key = OutcomeKey {
+            saga_name: instance.saga_name.clone(),
+            hour: hour_of(instance.start_time),
+            outcome: instance.outcome.clone(),
+        };
+        deltas.outcome(key, 1);
+        for r in &steps {
+            let key = StepKey {
+                saga_name: r.saga_name.clone(),
+                hour: hour_of(r.saga_start),
+                step_name: r.step_name.clone(),
+                result: r.result as i64,
+                compensation: r.compensation as i64,
+                duration_bucket: r.duration_bucket,
+            };
+            deltas.step(key, r.step_index, 1);
+        }
         instances.push(instance);
         results.extend(steps);
     }
+    let deltas = deltas.without_zeroes();
+    insert_many(
+        conn,
+        "INSERT INTO saga_step_stats",
+        STEP_STATS_COLUMNS,
+        deltas.steps.into_iter().collect(),
+        bind_step_stat,
+    )
+    .await?;
+    insert_many(
+        conn,
+        "INSERT INTO saga_outcome_stats",
+        OUTCOME_STATS_COLUMNS,
+        deltas.outcomes.into_iter().collect(),
+        bind_outcome_stat,
+    )
+    .await?;
     sqlx::query("DELETE FROM saga_step_results WHERE saga_id IN (SELECT value FROM json_each(?))")
         .bind(&ids)
         .execute(&mut *conn)
@@ -102,6 +177,18 @@ async fn recompute(conn: &mut SqliteConnection, touched: &BTreeSet<String>) -> s
     .await
 }
 
+/// A step result as it was before this recomputation.
+#[derive(sqlx::FromRow)]
+struct OldResult {
+    saga_name: String,
+    saga_start: i64,
+    step_name: String,
+    step_index: Option<i64>,
+    result: i64,
+    compensation: i64,
+    duration_bucket: i64,
+}
+
 /// Multi-row inserts of `rows`, [`ROWS_PER_STATEMENT`] at a time.
 async fn insert_many<R>(
     conn: &mut SqliteConnection,
@@ -119,8 +206,9 @@ async fn insert_many<R>(
     while rows.peek().is_some() {
         let chunk: Vec<R> = rows.by_ref().take(ROWS_PER_STATEMENT).collect();
         let sql = format!(
-            "{head} ({columns}) VALUES {}",
-            vec![row.as_str(); chunk.len()].join(",")
+            "{head} ({columns}) VALUES {}{}",
+            vec![row.as_str(); chunk.len()].join(","),
+            upsert_clause(head)
         );
         let mut query = sqlx::query(&sql);
         for r in chunk {
@@ -129,6 +217,37 @@ async fn insert_many<R>(
         query.execute(&mut *conn).await?;
     }
     Ok(())
+}
+
+/// Rollup rows add their counts to what is there.
+fn upsert_clause(head: &str) -> &'static str {
+    if head.ends_with("saga_step_stats") {
+        " ON CONFLICT (saga_name, hour, step_name, result, compensation, duration_bucket) \
+         DO UPDATE SET count = count + excluded.count, \
+         step_index = COALESCE(step_index, excluded.step_index)"
+    } else if head.ends_with("saga_outcome_stats") {
+        " ON CONFLICT (saga_name, hour, outcome) DO UPDATE SET count = count + excluded.count"
+    } else {
+        ""
+    }
+}
+
+fn bind_step_stat(
+    q: SqliteQuery<'_>,
+    (k, (index, delta)): (StepKey, (Option<i64>, i64)),
+) -> SqliteQuery<'_> {
+    q.bind(k.saga_name)
+        .bind(k.hour)
+        .bind(k.step_name)
+        .bind(k.result)
+        .bind(k.compensation)
+        .bind(k.duration_bucket)
+        .bind(index)
+        .bind(delta)
+}
+
+fn bind_outcome_stat(q: SqliteQuery<'_>, (k, delta): (OutcomeKey, i64)) -> SqliteQuery<'_> {
+    q.bind(k.saga_name).bind(k.hour).bind(k.outcome).bind(delta)
 }
 
 fn bind_saga_span(q: SqliteQuery<'_>, s: SagaSpanRow) -> SqliteQuery<'_> {

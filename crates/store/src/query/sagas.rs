@@ -3,6 +3,7 @@
 use sqlx::Row as _;
 
 use crate::Reader;
+use crate::derived::rollup::{HOUR_NANOS, hour_of};
 use crate::derived::{SagaSpanKind, SagaSpanRow};
 use crate::error::Result;
 
@@ -150,44 +151,157 @@ impl Reader {
     }
 
     /// Per-step results of the instances of `saga_name` that started in
-    /// `[since, until)`, counted by result, compensation and duration bucket:
-    /// one `GROUP BY` over a covering index, a few hundred rows at most.
+    /// `[since, until)`, counted by result, compensation and duration bucket
+    /// ([`crate::derived::buckets`]). Whole hours come from the hourly
+    /// rollup, the partial hours at either end from the per-instance rows;
+    /// rows with equal keys may repeat (add their counts).
     pub async fn saga_step_buckets(
         &self,
         saga_name: &str,
         since_unix_nano: i64,
         until_unix_nano: i64,
     ) -> Result<Vec<StepBucketCount>> {
-        Ok(sqlx::query_as(
-            "SELECT step_index, step_name, result, compensation, duration_bucket, COUNT(*) AS count
-             FROM saga_step_results
-             WHERE saga_name = ? AND saga_start >= ? AND saga_start < ?
-             GROUP BY step_index, step_name, result, compensation, duration_bucket",
-        )
-        .bind(saga_name)
-        .bind(since_unix_nano)
-        .bind(until_unix_nano)
-        .fetch_all(self.pool())
-        .await?)
+        let split = HourSplit::new(since_unix_nano, until_unix_nano);
+        let mut out = Vec::new();
+        for (since, until) in split.edges() {
+            out.extend(
+                sqlx::query_as::<_, StepBucketCount>(
+                    "SELECT step_index, step_name, result, compensation, duration_bucket,
+                            COUNT(*) AS count
+                     FROM saga_step_results
+                     WHERE saga_name = ? AND saga_start >= ? AND saga_start < ?
+                     GROUP BY step_index, step_name, result, compensation, duration_bucket",
+                )
+                .bind(saga_name)
+                .bind(since)
+                .bind(until)
+                .fetch_all(self.pool())
+                .await?,
+            );
+        }
+        if let Some((first, end)) = split.hours {
+            out.extend(
+                sqlx::query_as::<_, StepBucketCount>(
+                    "SELECT MAX(step_index) AS step_index, step_name, result, compensation,
+                            duration_bucket, SUM(count) AS count
+                     FROM saga_step_stats
+                     WHERE saga_name = ? AND hour >= ? AND hour < ?
+                     GROUP BY step_name, result, compensation, duration_bucket
+                     HAVING SUM(count) > 0",
+                )
+                .bind(saga_name)
+                .bind(first)
+                .bind(end)
+                .fetch_all(self.pool())
+                .await?,
+            );
+        }
+        Ok(out)
     }
 
     /// How many instances of `saga_name` that started in `[since, until)`
-    /// ended each way, by outcome.
+    /// ended each way, by outcome (whole hours from the rollup, as above).
     pub async fn saga_outcome_counts(
         &self,
         saga_name: &str,
         since_unix_nano: i64,
         until_unix_nano: i64,
     ) -> Result<Vec<(String, i64)>> {
-        Ok(sqlx::query_as(
-            "SELECT outcome, COUNT(*) FROM saga_instances
-             WHERE saga_name = ? AND start_time >= ? AND start_time < ?
-             GROUP BY outcome ORDER BY outcome",
-        )
-        .bind(saga_name)
-        .bind(since_unix_nano)
-        .bind(until_unix_nano)
-        .fetch_all(self.pool())
-        .await?)
+        let split = HourSplit::new(since_unix_nano, until_unix_nano);
+        let mut counts: std::collections::BTreeMap<String, i64> = Default::default();
+        for (since, until) in split.edges() {
+            let rows: Vec<(String, i64)> = sqlx::query_as(
+                "SELECT outcome, COUNT(*) FROM saga_instances
+                 WHERE saga_name = ? AND start_time >= ? AND start_time < ?
+                 GROUP BY outcome",
+            )
+            .bind(saga_name)
+            .bind(since)
+            .bind(until)
+            .fetch_all(self.pool())
+            .await?;
+            for (outcome, n) in rows {
+                *counts.entry(outcome).or_default() += n;
+            }
+        }
+        if let Some((first, end)) = split.hours {
+            let rows: Vec<(String, i64)> = sqlx::query_as(
+                "SELECT outcome, SUM(count) FROM saga_outcome_stats
+                 WHERE saga_name = ? AND hour >= ? AND hour < ?
+                 GROUP BY outcome HAVING SUM(count) > 0",
+            )
+            .bind(saga_name)
+            .bind(first)
+            .bind(end)
+            .fetch_all(self.pool())
+            .await?;
+            for (outcome, n) in rows {
+                *counts.entry(outcome).or_default() += n;
+            }
+        }
+        Ok(counts.into_iter().filter(|(_, n)| *n > 0).collect())
+    }
+}
+
+/// A time range cut into the whole rollup hours inside it and the partial
+/// pieces before and after them.
+#[derive(Debug, PartialEq)]
+struct HourSplit {
+    since: i64,
+    until: i64,
+    /// Whole hours `[first, end)`, if any.
+    hours: Option<(i64, i64)>,
+}
+
+impl HourSplit {
+    fn new(since: i64, until: i64) -> Self {
+        let first = hour_of(since) + i64::from(since.rem_euclid(HOUR_NANOS) != 0);
+        let end = hour_of(until);
+        let whole = first < end
+            && first.checked_mul(HOUR_NANOS).is_some()
+            && end.checked_mul(HOUR_NANOS).is_some();
+        Self {
+            since,
+            until,
+            hours: whole.then_some((first, end)),
+        }
+    }
+
+    /// The non-empty pieces of the range outside the whole hours.
+    fn edges(&self) -> Vec<(i64, i64)> {
+        match self.hours {
+            None => vec![(self.since, self.until)],
+            Some((first, end)) => [
+                (self.since, first * HOUR_NANOS),
+                (end * HOUR_NANOS, self.until),
+            ]
+            .into_iter()
+            .filter(|(a, b)| a < b)
+            .collect(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_split_into_whole_hours_and_edges() {
+        let h = HOUR_NANOS;
+        let s = HourSplit::new(h / 2, 3 * h + 5);
+        assert_eq!(s.hours, Some((1, 3)));
+        assert_eq!(s.edges(), [(h / 2, h), (3 * h, 3 * h + 5)]);
+        let aligned = HourSplit::new(h, 2 * h);
+        assert_eq!((aligned.hours, aligned.edges()), (Some((1, 2)), vec![]));
+        let short = HourSplit::new(h / 2, h + 1);
+        assert_eq!((short.hours, short.edges()), (None, vec![(h / 2, h + 1)]));
+        let all = HourSplit::new(i64::MIN, i64::MAX);
+        let pieces: i128 = all.edges().iter().map(|(a, b)| (*b - *a) as i128).sum();
+        let (first, end) = all.hours.unwrap();
+        assert_eq!(
+            pieces + ((end - first) as i128) * h as i128,
+            i64::MAX as i128 - i64::MIN as i128
+        );
     }
 }
