@@ -26,8 +26,11 @@ CREATE TABLE saga_spans (
     end_time       INTEGER NOT NULL,
     status_code    INTEGER NOT NULL,
     status_message TEXT,
+    -- the span's row id in `spans`: retention deletes by it, like the spans
+    span_row       INTEGER NOT NULL,
     PRIMARY KEY (saga_id, span_id)
 ) WITHOUT ROWID;
+CREATE INDEX saga_spans_arrival ON saga_spans (span_row);
 
 -- One row per saga instance, recomputed whenever one of its spans arrives.
 CREATE TABLE saga_instances (
@@ -47,8 +50,11 @@ CREATE TABLE saga_instances (
     compensations     INTEGER NOT NULL,
     attempts          INTEGER NOT NULL,
     spans             INTEGER NOT NULL,
-    has_root          INTEGER NOT NULL
+    has_root          INTEGER NOT NULL,
+    -- its newest span's row id: retention drops the instance with its last span
+    last_span_row     INTEGER NOT NULL
 );
+CREATE INDEX saga_instances_arrival ON saga_instances (last_span_row);
 CREATE INDEX saga_instances_start  ON saga_instances (start_time);
 CREATE INDEX saga_instances_name   ON saga_instances (saga_name, start_time);
 CREATE INDEX saga_instances_failed ON saga_instances (start_time) WHERE failed = 1;
@@ -86,8 +92,11 @@ CREATE TABLE breaker_transitions (
     reason       TEXT,
     dry_run      INTEGER NOT NULL,
     trace_id     BLOB,
-    span_id      BLOB
+    span_id      BLOB,
+    -- when it was stored, for retention by arrival
+    arrived      INTEGER NOT NULL
 );
+CREATE INDEX breaker_transitions_arrival ON breaker_transitions (arrived);
 CREATE UNIQUE INDEX breaker_transitions_by_breaker
     ON breaker_transitions (breaker_name, time, service_name, to_state);
 

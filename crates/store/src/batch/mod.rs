@@ -101,6 +101,11 @@ impl Batch {
     /// Merges another batch into this one (used by `import` to group small
     /// requests into fewer transactions).
     pub fn append(&mut self, mut other: Batch) {
+        // Saga rows point at their span by index among the batch's spans.
+        let span_base = self.spans.len() as i64;
+        for row in &mut other.derived.saga_spans {
+            row.span_row += span_base;
+        }
         let resource_base = self.resources.len() as u32;
         let scope_base = self.scopes.len() as u32;
         let metric_base = self.metrics.len() as u32;

@@ -67,8 +67,11 @@ impl Batch {
                 let scope = batch.push_scope(&mut json, scope_spans.scope, scope_spans.schema_url);
                 for (i, span) in scope_spans.spans.into_iter().enumerate() {
                     let at = || format!("resource_spans[{ri}].scope_spans[{si}].spans[{i}]");
-                    let derived =
-                        derived_rows(&batch.resources[resource as usize].service_name, &span);
+                    let derived = derived_rows(
+                        &batch.resources[resource as usize].service_name,
+                        &span,
+                        batch.spans.len() as i64,
+                    );
                     match span_row(&mut json, span, resource, scope, at)? {
                         Ok(row) => {
                             batch.approx_bytes += row.approx_bytes();
@@ -96,8 +99,9 @@ impl Batch {
 fn derived_rows(
     service_name: &str,
     span: &Span,
+    index: i64,
 ) -> Option<(Option<SagaSpanRow>, Vec<TransitionRow>)> {
-    let saga = derived::saga_span(span, service_name);
+    let saga = derived::saga_span(span, service_name, index);
     let transitions: Vec<TransitionRow> = span
         .events
         .iter()

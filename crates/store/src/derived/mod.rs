@@ -9,6 +9,7 @@
 
 mod attrs;
 pub mod buckets;
+pub(crate) mod retention;
 pub mod rollup;
 mod saga;
 mod summary;

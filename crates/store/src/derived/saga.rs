@@ -47,12 +47,15 @@ pub struct SagaSpanRow {
     pub end_time: i64,
     pub status_code: i32,
     pub status_message: Option<String>,
+    /// The span's row id in `spans` (while in a batch: its index among the
+    /// batch's spans; the writer adds where the batch's rows start).
+    pub span_row: i64,
 }
 
 /// The saga row of a span, when it carries `saga.id`. Called on every span
 /// before it is encoded: spans without the attribute cost one scan of keys.
 /// The span's ids and times must already be valid.
-pub(crate) fn saga_span(span: &Span, service_name: &str) -> Option<SagaSpanRow> {
+pub(crate) fn saga_span(span: &Span, service_name: &str, span_row: i64) -> Option<SagaSpanRow> {
     let saga_id = attrs::string(&span.attributes, names::ID)?;
     let a = &span.attributes;
     let kind = if span.name.starts_with(names::STEP_SPAN_PREFIX) || attrs::has(a, names::STEP_NAME)
@@ -103,6 +106,7 @@ pub(crate) fn saga_span(span: &Span, service_name: &str) -> Option<SagaSpanRow> 
         end_time: span.end_time_unix_nano as i64,
         status_code: status.code,
         status_message: (!status.message.is_empty()).then_some(status.message),
+        span_row,
     })
 }
 
@@ -135,7 +139,7 @@ mod tests {
 
     #[test]
     fn spans_without_a_saga_id_are_not_saga_spans() {
-        assert_eq!(saga_span(&span("GET /", vec![]), "web"), None);
+        assert_eq!(saga_span(&span("GET /", vec![]), "web", 0), None);
     }
 
     #[test]
@@ -155,7 +159,7 @@ mod tests {
             code: 2,
             message: "declined".into(),
         });
-        let row = saga_span(&s, "orders").unwrap();
+        let row = saga_span(&s, "orders", 0).unwrap();
         assert_eq!(row.kind, SagaSpanKind::Step);
         assert_eq!(
             (row.name.as_str(), row.step_index, row.phase, row.attempt),
@@ -177,18 +181,19 @@ mod tests {
                 ],
             ),
             "orders",
+            0,
         )
         .unwrap();
         assert_eq!(root.kind, SagaSpanKind::Root);
         assert_eq!(root.saga_name, "checkout", "from the span name");
         assert_eq!(root.outcome.as_deref(), Some("completed"));
         assert_eq!(
-            saga_span(&span("GET /", vec![id()]), "web"),
+            saga_span(&span("GET /", vec![id()]), "web", 0),
             None,
             "saga.id alone does not make a participant"
         );
         let name = kv("saga.name", Value::StringValue("checkout".into()));
-        let participant = saga_span(&span("reserve stock", vec![id(), name]), "stock").unwrap();
+        let participant = saga_span(&span("reserve stock", vec![id(), name]), "stock", 0).unwrap();
         assert_eq!(participant.kind, SagaSpanKind::Participant);
         assert_eq!(participant.name, "reserve stock");
     }

@@ -35,6 +35,7 @@ pub(crate) struct InstanceRow {
     pub(crate) attempts: i64,
     pub(crate) spans: i64,
     pub(crate) has_root: bool,
+    pub(crate) last_span_row: i64,
 }
 
 /// How a step ended for one instance; the numbers are stored.
@@ -228,6 +229,7 @@ pub(crate) fn summarize(spans: &[SagaSpanRow]) -> (InstanceRow, Vec<StepResultRo
         attempts,
         spans: spans.len() as i64,
         has_root: last_root.is_some(),
+        last_span_row: spans.iter().map(|s| s.span_row).max().unwrap_or(0),
     };
     (instance, results)
 }
@@ -253,6 +255,7 @@ mod tests {
             end_time: end,
             status_code: 0,
             status_message: None,
+            span_row: 0,
         }
     }
 

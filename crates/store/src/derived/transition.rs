@@ -17,6 +17,8 @@ pub(crate) struct TransitionRow {
     pub(crate) dry_run: bool,
     pub(crate) trace_id: Option<Vec<u8>>,
     pub(crate) span_id: Option<Vec<u8>>,
+    /// Commit time, set by the writer.
+    pub(crate) arrived: i64,
 }
 
 /// A transition from a span event, when the event is one.
@@ -65,5 +67,6 @@ fn row(attributes: &[KeyValue], time: i64, service_name: &str) -> Option<Transit
         dry_run: attrs::bool(attributes, names::DRY_RUN).unwrap_or(false),
         trace_id: None,
         span_id: None,
+        arrived: 0,
     })
 }

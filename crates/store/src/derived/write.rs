@@ -15,17 +15,18 @@ use super::{Derived, TransitionRow};
 const ROWS_PER_STATEMENT: usize = 512;
 
 const SAGA_SPAN_COLUMNS: &str = "saga_id, span_id, trace_id, kind, saga_name, name, service_name, \
-     step_index, phase, attempt, outcome, start_time, end_time, status_code, status_message";
+     step_index, phase, attempt, outcome, start_time, end_time, status_code, status_message, \
+     span_row";
 const INSTANCE_COLUMNS: &str = "saga_id, saga_name, outcome, failed, failed_step, \
      failed_step_index, error, trace_id, start_time, end_time, steps, compensations, attempts, \
-     spans, has_root";
+     spans, has_root, last_span_row";
 const STEP_RESULT_COLUMNS: &str = "saga_id, step_name, saga_name, saga_start, step_index, result, \
      compensation, attempts, duration, duration_bucket";
 const STEP_STATS_COLUMNS: &str = "saga_name, hour, step_name, result, compensation, \
      duration_bucket, step_index, count";
 const OUTCOME_STATS_COLUMNS: &str = "saga_name, hour, outcome, count";
 const TRANSITION_COLUMNS: &str = "breaker_name, service_name, time, from_state, to_state, reason, \
-     dry_run, trace_id, span_id";
+     dry_run, trace_id, span_id, arrived";
 
 type SqliteQuery<'q> = sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>;
 
@@ -79,39 +80,7 @@ async fn recompute(conn: &mut SqliteConnection, touched: &BTreeSet<String>) -> s
 
     // The rollups lose what the touched instances counted before...
     let mut deltas = Deltas::default();
-    let old_results: Vec<OldResult> = sqlx::query_as(
-        "SELECT saga_name, saga_start, step_name, step_index, result, compensation, duration_bucket
-         FROM saga_step_results WHERE saga_id IN (SELECT value FROM json_each(?))",
-    )
-    .bind(&ids)
-    .fetch_all(&mut *conn)
-    .await?;
-    for r in old_results {
-        let key = StepKey {
-            saga_name: r.saga_name,
-            hour: hour_of(r.saga_start),
-            step_name: r.step_name,
-            result: r.result,
-            compensation: r.compensation,
-            duration_bucket: r.duration_bucket,
-        };
-        deltas.step(key, r.step_index, -1);
-    }
-    let old_instances: Vec<(String, i64, String)> = sqlx::query_as(
-        "SELECT saga_name, start_time, outcome
-         FROM saga_instances WHERE saga_id IN (SELECT value FROM json_each(?))",
-    )
-    .bind(&ids)
-    .fetch_all(&mut *conn)
-    .await?;
-    for (saga_name, start, outcome) in old_instances {
-        let key = OutcomeKey {
-            saga_name,
-            hour: hour_of(start),
-            outcome,
-        };
-        deltas.outcome(key, -1);
-    }
+    subtract_counted(conn, &ids, &mut deltas).await?;
 
     // ...and gain what they count now.
     let mut instances = Vec::with_capacity(touched.len());
@@ -138,23 +107,7 @@ async fn recompute(conn: &mut SqliteConnection, touched: &BTreeSet<String>) -> s
         instances.push(instance);
         results.extend(steps);
     }
-    let deltas = deltas.without_zeroes();
-    insert_many(
-        conn,
-        "INSERT INTO saga_step_stats",
-        STEP_STATS_COLUMNS,
-        deltas.steps.into_iter().collect(),
-        bind_step_stat,
-    )
-    .await?;
-    insert_many(
-        conn,
-        "INSERT INTO saga_outcome_stats",
-        OUTCOME_STATS_COLUMNS,
-        deltas.outcomes.into_iter().collect(),
-        bind_outcome_stat,
-    )
-    .await?;
+    apply_deltas(conn, deltas).await?;
     sqlx::query("DELETE FROM saga_step_results WHERE saga_id IN (SELECT value FROM json_each(?))")
         .bind(&ids)
         .execute(&mut *conn)
@@ -173,6 +126,70 @@ async fn recompute(conn: &mut SqliteConnection, touched: &BTreeSet<String>) -> s
         STEP_RESULT_COLUMNS,
         results,
         bind_step_result,
+    )
+    .await
+}
+
+/// Takes what the instances `ids` (a JSON array) count in the rollups out of them.
+pub(super) async fn subtract_counted(
+    conn: &mut SqliteConnection,
+    ids: &str,
+    deltas: &mut Deltas,
+) -> sqlx::Result<()> {
+    let old_results: Vec<OldResult> = sqlx::query_as(
+        "SELECT saga_name, saga_start, step_name, step_index, result, compensation, duration_bucket
+         FROM saga_step_results WHERE saga_id IN (SELECT value FROM json_each(?))",
+    )
+    .bind(ids)
+    .fetch_all(&mut *conn)
+    .await?;
+    for r in old_results {
+        let key = StepKey {
+            saga_name: r.saga_name,
+            hour: hour_of(r.saga_start),
+            step_name: r.step_name,
+            result: r.result,
+            compensation: r.compensation,
+            duration_bucket: r.duration_bucket,
+        };
+        deltas.step(key, r.step_index, -1);
+    }
+    let old_instances: Vec<(String, i64, String)> = sqlx::query_as(
+        "SELECT saga_name, start_time, outcome
+         FROM saga_instances WHERE saga_id IN (SELECT value FROM json_each(?))",
+    )
+    .bind(ids)
+    .fetch_all(&mut *conn)
+    .await?;
+    for (saga_name, start, outcome) in old_instances {
+        let key = OutcomeKey {
+            saga_name,
+            hour: hour_of(start),
+            outcome,
+        };
+        deltas.outcome(key, -1);
+    }
+
+    Ok(())
+}
+
+/// Adds count changes to the hourly rollups.
+pub(super) async fn apply_deltas(conn: &mut SqliteConnection, deltas: Deltas) -> sqlx::Result<()> {
+    let deltas = deltas.without_zeroes();
+    insert_many(
+        conn,
+        "INSERT INTO saga_step_stats",
+        STEP_STATS_COLUMNS,
+        deltas.steps.into_iter().collect(),
+        bind_step_stat,
+    )
+    .await?;
+    insert_many(
+        conn,
+        "INSERT INTO saga_outcome_stats",
+        OUTCOME_STATS_COLUMNS,
+        deltas.outcomes.into_iter().collect(),
+        bind_outcome_stat,
     )
     .await
 }
@@ -266,6 +283,7 @@ fn bind_saga_span(q: SqliteQuery<'_>, s: SagaSpanRow) -> SqliteQuery<'_> {
         .bind(s.end_time)
         .bind(s.status_code)
         .bind(s.status_message)
+        .bind(s.span_row)
 }
 
 fn saga_span_from_row(row: &sqlx::sqlite::SqliteRow) -> sqlx::Result<SagaSpanRow> {
@@ -285,6 +303,7 @@ fn saga_span_from_row(row: &sqlx::sqlite::SqliteRow) -> sqlx::Result<SagaSpanRow
         end_time: row.try_get("end_time")?,
         status_code: row.try_get("status_code")?,
         status_message: row.try_get("status_message")?,
+        span_row: row.try_get("span_row")?,
     })
 }
 
@@ -304,6 +323,7 @@ fn bind_instance(q: SqliteQuery<'_>, i: InstanceRow) -> SqliteQuery<'_> {
         .bind(i.attempts)
         .bind(i.spans)
         .bind(i.has_root)
+        .bind(i.last_span_row)
 }
 
 fn bind_step_result(q: SqliteQuery<'_>, r: StepResultRow) -> SqliteQuery<'_> {
@@ -329,4 +349,5 @@ fn bind_transition(q: SqliteQuery<'_>, t: TransitionRow) -> SqliteQuery<'_> {
         .bind(t.dry_run)
         .bind(t.trace_id)
         .bind(t.span_id)
+        .bind(t.arrived)
 }

@@ -120,7 +120,8 @@ impl Reader {
     pub async fn saga_spans(&self, saga_id: &str) -> Result<Vec<SagaSpanRow>> {
         let rows = sqlx::query(
             "SELECT saga_id, span_id, trace_id, kind, saga_name, name, service_name, step_index,
-                    phase, attempt, outcome, start_time, end_time, status_code, status_message
+                    phase, attempt, outcome, start_time, end_time, status_code, status_message,
+                    span_row
              FROM saga_spans WHERE saga_id = ? ORDER BY start_time, span_id",
         )
         .bind(saga_id)
@@ -144,6 +145,7 @@ impl Reader {
                     end_time: row.try_get("end_time")?,
                     status_code: row.try_get("status_code")?,
                     status_message: row.try_get("status_message")?,
+                    span_row: row.try_get("span_row")?,
                 })
             })
             .collect::<sqlx::Result<_>>()
