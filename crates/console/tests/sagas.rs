@@ -332,3 +332,24 @@ async fn the_cli_prints_sagas_and_a_flow_as_json() {
     assert!(!missing.status.success());
     assert!(String::from_utf8_lossy(&missing.stderr).contains("no saga \"nope\""));
 }
+
+#[test]
+fn imported_sagas_are_summarized_like_received_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = db_in(&dir);
+    // Two requests as Collector file-exporter lines: the root first, its steps after.
+    let mut s = compensated(T0);
+    let root = switchyard_testkit::traces_request("orders", vec![s.root("compensated", None)]);
+    let steps = switchyard_testkit::traces_request("orders", s.steps.clone());
+    let file = dir.path().join("sagas.jsonl");
+    let lines = [root, steps].map(|r| serde_json::to_string(&r).unwrap());
+    std::fs::write(&file, lines.join("\n") + "\n").unwrap();
+    support::stdout(&["import", path_str(&file), "--db", path_str(&db)]);
+
+    let sagas = json(&["sagas", "--db", path_str(&db)]);
+    assert_eq!(sagas.as_array().unwrap().len(), 1);
+    assert_eq!(sagas[0]["saga_id"], "order-2");
+    assert_eq!(sagas[0]["outcome"], "compensated");
+    assert_eq!(sagas[0]["failed_step"], "charge-card");
+    assert_eq!(sagas[0]["compensations"], 1);
+}

@@ -332,6 +332,27 @@ mod tests {
     }
 
     #[test]
+    fn saga_rows_keep_pointing_at_their_spans_when_batches_merge() {
+        use switchyard_testkit as kit;
+        let mut saga = kit::saga::Saga::new("checkout", "o-1", vec![7; 16], 1_000);
+        saga.forward("reserve", 0, 1, 10, None)
+            .forward("charge", 1, 1, 10, None);
+        let plain = kit::full_span(&[1; 16], &[1; 8], &[], "GET /", 1_000);
+        let first = kit::traces_request("orders", vec![plain, saga.steps[0].clone()]);
+        let second = kit::traces_request("orders", vec![saga.steps[1].clone()]);
+        let mut batch = Batch::from_traces(first).unwrap();
+        batch.append(Batch::from_traces(second).unwrap());
+        let rows: Vec<(&str, i64)> = batch
+            .derived
+            .saga_spans
+            .iter()
+            .map(|r| (r.name.as_str(), r.span_row))
+            .collect();
+        assert_eq!(rows, [("reserve", 1), ("charge", 2)]);
+        assert_eq!(batch.spans[2].name, "saga.step charge");
+    }
+
+    #[test]
     fn times_beyond_i64_are_refused() {
         assert_eq!(time(5), Ok(5));
         assert!(time(u64::MAX).is_err());
