@@ -9,10 +9,7 @@ use super::rollup::{Deltas, OutcomeKey, StepKey, hour_of};
 use super::saga::{SagaSpanKind, SagaSpanRow};
 use super::summary::{InstanceRow, StepResultRow, summarize};
 use super::{Derived, TransitionRow};
-
-/// Rows per statement; every table here has at most 15 columns, which keeps
-/// a statement under SQLite's 32,766 bound values.
-const ROWS_PER_STATEMENT: usize = 512;
+use crate::writer::insert::chunks;
 
 const SAGA_SPAN_COLUMNS: &str = "saga_id, span_id, trace_id, kind, saga_name, name, service_name, \
      step_index, phase, attempt, outcome, start_time, end_time, status_code, status_message, \
@@ -206,7 +203,11 @@ struct OldResult {
     duration_bucket: i64,
 }
 
-/// Multi-row inserts of `rows`, [`ROWS_PER_STATEMENT`] at a time.
+/// Multi-row inserts of `rows`, in statements of power-of-two row counts up
+/// to the writer's 1,024 (16 columns at most here: under SQLite's 32,766
+/// bound values): a handful of distinct statements per table, so they stay
+/// in the connection's prepared-statement cache instead of being prepared
+/// anew for every commit's odd row count.
 async fn insert_many<R>(
     conn: &mut SqliteConnection,
     head: &str,
@@ -219,16 +220,16 @@ async fn insert_many<R>(
     }
     let width = columns.split(',').count();
     let row = format!("({})", vec!["?"; width].join(","));
-    let mut rows = rows.into_iter().peekable();
-    while rows.peek().is_some() {
-        let chunk: Vec<R> = rows.by_ref().take(ROWS_PER_STATEMENT).collect();
+    let count = rows.len();
+    let mut rows = rows.into_iter();
+    for range in chunks(count) {
         let sql = format!(
             "{head} ({columns}) VALUES {}{}",
-            vec![row.as_str(); chunk.len()].join(","),
+            vec![row.as_str(); range.len()].join(","),
             upsert_clause(head)
         );
         let mut query = sqlx::query(&sql);
-        for r in chunk {
+        for r in rows.by_ref().take(range.len()) {
             query = bind(query, r);
         }
         query.execute(&mut *conn).await?;

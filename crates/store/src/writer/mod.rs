@@ -6,7 +6,7 @@
 //! request. Retention runs here too, between commits, in bounded steps.
 
 mod ids;
-mod insert;
+pub(crate) mod insert;
 mod retention;
 
 use std::collections::HashSet;
