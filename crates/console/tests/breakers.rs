@@ -306,6 +306,29 @@ async fn breaker_history_joins_metrics_and_transitions() {
         "rejected between T0+10s and T0+30s"
     );
 
+    // The board over the whole run: closed again at its end, every call counted.
+    let board = breaker::board(
+        &reader,
+        TimeRange::new((T0 - 60 * SEC) as i64, (T0 + 60 * SEC) as i64).unwrap(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(board.len(), 1);
+    assert_eq!(
+        (board[0].breaker.as_str(), board[0].service.as_str()),
+        (BREAKER, "shop")
+    );
+    assert_eq!(board[0].state.as_deref(), Some("closed"));
+    assert_eq!(
+        (
+            board[0].calls.success,
+            board[0].calls.failure,
+            board[0].calls.rejected
+        ),
+        (18, 9, 40),
+        "from the first point (its series began before the range: a baseline) on"
+    );
+
     let before = breaker::state_at(&reader, key, (T0 - 10 * SEC) as i64, 0)
         .await
         .unwrap();

@@ -4,7 +4,8 @@
 //! the same JSON.
 //!
 //! - [`saga::search`], [`saga::flow`], [`saga::aggregate_flow`]
-//! - [`breaker::history`], [`breaker::state_at`], [`breaker::state_for_span`]
+//! - [`breaker::board`], [`breaker::history`], [`breaker::state_at`],
+//!   [`breaker::state_for_span`]
 //!
 //! [`Reader`]: switchyard_store::Reader
 

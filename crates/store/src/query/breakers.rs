@@ -41,6 +41,34 @@ pub struct BreakerKey<'a> {
 }
 
 impl Reader {
+    /// The breakers that reported (a `breaker.state` point or a transition)
+    /// in `[since, until)`, as (service, breaker name), sorted.
+    pub async fn breakers_seen(
+        &self,
+        since_unix_nano: i64,
+        until_unix_nano: i64,
+    ) -> Result<Vec<(String, String)>> {
+        Ok(sqlx::query_as(
+            "SELECT r.service_name, p.attributes ->> ? AS breaker
+             FROM metrics m
+             JOIN resources r ON r.id = m.resource_id
+             JOIN metric_points p ON p.metric_id = m.id
+             WHERE m.name = ? AND p.time >= ? AND p.time < ? AND breaker IS NOT NULL
+             UNION
+             SELECT service_name, breaker_name FROM breaker_transitions
+             WHERE time >= ? AND time < ?
+             ORDER BY 1, 2",
+        )
+        .bind(json_path(switchyard_conventions::breaker::NAME))
+        .bind(switchyard_conventions::breaker::STATE_METRIC)
+        .bind(since_unix_nano)
+        .bind(until_unix_nano)
+        .bind(since_unix_nano)
+        .bind(until_unix_nano)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
     /// Transitions of a breaker in `[since, until)`, oldest first.
     pub async fn breaker_transitions(
         &self,

@@ -2,6 +2,7 @@
 //! `breaker.calls` and `breaker.failure_rate` metrics and the derived table of
 //! `breaker.transition` events.
 
+mod board;
 mod calls;
 mod history;
 mod state_at;
@@ -10,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use switchyard_conventions::breaker::BreakerState;
 use switchyard_store::TransitionRecord;
 
+pub use board::{BreakerSummary, board};
 pub use calls::CallCounts;
 pub use history::{BreakerHistory, CallInterval, HistoryQuery, RatePoint, StateSpan, history};
 pub use state_at::{StateAt, state_at, state_for_span};
