@@ -13,6 +13,7 @@
 pub mod attributes;
 mod batch;
 mod config;
+pub mod derived;
 mod error;
 mod export;
 mod ingest;
@@ -35,7 +36,10 @@ pub use batch::{Batch, Rejected, SpanRow};
 pub use config::{Durability, Retention, StoreConfig, default_db_path};
 pub use error::{IngestError, InvalidRequest, Result, StoreError};
 pub use ingest::Ingest;
-pub use query::{AttrFilter, MetricQuery, TraceQuery, parse_trace_id};
+pub use query::{
+    AttrFilter, BreakerKey, BreakerPointRecord, MetricQuery, SagaInstanceRecord, SagaQuery,
+    StepBucketCount, TraceQuery, TransitionRecord, parse_trace_id,
+};
 
 /// The store while it is open for writing: a writer, a checkpointer and a
 /// pool of readers over one SQLite file.

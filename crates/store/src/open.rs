@@ -54,7 +54,10 @@ pub(crate) async fn writer(config: &StoreConfig) -> Result<SqliteConnection> {
         // After the WAL starts over, cut its file back to this size.
         .pragma("journal_size_limit", "134217728")
         // Keep the hot part of the indexes in memory (64 MiB).
-        .pragma("cache_size", "-65536");
+        .pragma("cache_size", "-65536")
+        // Room for every multi-row insert statement of the telemetry and the
+        // derived tables (about a hundred), so none is prepared twice.
+        .statement_cache_capacity(256);
     options.connect().await.map_err(open_error(&config.path))
 }
 

@@ -613,3 +613,105 @@ async fn opening_a_missing_or_foreign_file_is_a_clear_error() {
         "{err}"
     );
 }
+
+/// A breaker transition as a log record (how a bridged `tracing` event comes).
+fn transition_log(
+    at: u64,
+    to: &str,
+) -> opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest {
+    use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+    use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
+    ExportLogsServiceRequest {
+        resource_logs: vec![ResourceLogs {
+            resource: Some(kit::resource("shop")),
+            scope_logs: vec![ScopeLogs {
+                log_records: vec![LogRecord {
+                    time_unix_nano: at,
+                    attributes: vec![
+                        kit::kv_str("breaker.name", "payments"),
+                        kit::kv_str("breaker.to", to),
+                    ],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    }
+}
+
+#[tokio::test]
+async fn derived_rows_follow_their_telemetry_out_by_arrival() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(&dir);
+    cfg.retention = Retention {
+        max_age: Some(Duration::from_secs(2)),
+        max_bytes: None,
+        check_every: Duration::from_millis(50),
+        step_rows: 100,
+    };
+    let store = Store::open(cfg).await.unwrap();
+    let now = kit::now_nanos();
+    let saga = |id: &str, n: u8| {
+        let mut s = kit::saga::Saga::new("checkout", id, vec![n; 16], now);
+        s.forward("reserve", 0, 1, 1_000_000, None);
+        let root = s.root("completed", None);
+        let mut spans = s.steps.clone();
+        spans.push(root);
+        kit::traces_request("orders", spans)
+    };
+    let submit_logs = |request| async {
+        let batch = Batch::from_logs(request).expect("valid request");
+        store.ingest().submit(batch).await.expect("committed");
+    };
+    ingest(&store, saga("old", 1)).await;
+    submit_logs(transition_log(now, "open")).await;
+    tokio::time::sleep(Duration::from_millis(2_200)).await;
+    ingest(&store, saga("new", 2)).await;
+    submit_logs(transition_log(now + 1, "closed")).await;
+
+    let reader = store.reader().clone();
+    let key = switchyard_store::BreakerKey {
+        name: "payments",
+        service: None,
+    };
+    let states = || async {
+        let transitions = reader
+            .breaker_transitions(key, i64::MIN, i64::MAX)
+            .await
+            .unwrap();
+        transitions
+            .into_iter()
+            .map(|t| t.to_state)
+            .collect::<Vec<_>>()
+    };
+    // A retention step commits statement by statement: wait for its last one.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while reader.saga_instance("old").await.unwrap().is_some() || states().await.len() > 1 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the old saga or transition stayed"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(reader.saga_spans("old").await.unwrap().is_empty());
+    assert!(
+        reader.saga_instance("new").await.unwrap().is_some(),
+        "the new saga stays"
+    );
+    assert_eq!(states().await, ["closed"], "the new transition stays");
+    assert_eq!(
+        reader
+            .saga_outcome_counts("checkout", i64::MIN, i64::MAX)
+            .await
+            .unwrap(),
+        [("completed".to_owned(), 1)],
+        "the rollups forgot the old instance"
+    );
+    let steps = reader
+        .saga_step_buckets("checkout", i64::MIN, i64::MAX)
+        .await
+        .unwrap();
+    assert_eq!(steps.iter().map(|s| s.count).sum::<i64>(), 1);
+    store.close().await.unwrap();
+}

@@ -7,6 +7,7 @@ mod database;
 mod nats;
 mod postgres;
 mod process;
+pub mod saga;
 mod sse;
 mod write_lock;
 

@@ -322,6 +322,97 @@ async fn commands_from_the_cli_change_the_agent_the_live_view_and_the_store() {
     let weight = commands.iter().find(|c| c.action == "set_weight").unwrap();
     assert_eq!(weight.verdict.as_deref(), Some("confirmed"), "{weight:#?}");
 
+    // Bulk saga operations over a query, with a dry run that lists them first.
+    let failed = eventually(
+        Duration::from_secs(60),
+        "a failed checkout in the store",
+        async || {
+            let sagas = json(&switchyard(
+                &clusters,
+                &[
+                    "sagas", "--failed", "--name", "checkout", "--json", "--db", db_arg,
+                ],
+            ));
+            sagas.as_array()?.first().cloned()
+        },
+    )
+    .await;
+    let step = failed["failed_step"]
+        .as_str()
+        .expect("a failing step")
+        .to_owned();
+    let before = records
+        .commands(&CommandQuery::default())
+        .await
+        .unwrap()
+        .len();
+    let dry = json(&switchyard(
+        &clusters,
+        &[
+            "saga",
+            "bulk",
+            "compensate",
+            "--name",
+            "checkout",
+            "--failed-step",
+            &step,
+            "--since",
+            "1h",
+            "--dry-run",
+            "--json",
+            "--db",
+            db_arg,
+        ],
+    ));
+    assert!(dry["matched"].as_u64().unwrap() >= 1, "{dry}");
+    let items = dry["items"].as_array().unwrap();
+    assert!(
+        items
+            .iter()
+            .all(|i| i["failed_step"] == step.as_str() && i["outcome"] == "planned")
+    );
+    assert!(items.iter().any(|i| i["saga_id"] == failed["saga_id"]));
+    assert_eq!(
+        records
+            .commands(&CommandQuery::default())
+            .await
+            .unwrap()
+            .len(),
+        before,
+        "a dry run sends nothing"
+    );
+    // A real run sends one command per saga, each in the history with its outcome
+    // (these sagas are compensated already, so the agent may refuse: that is reported).
+    let real = switchyard(
+        &clusters,
+        &[
+            "saga",
+            "bulk",
+            "compensate",
+            "--name",
+            "checkout",
+            "--failed-step",
+            &step,
+            "--since",
+            "1h",
+            "--limit",
+            "2",
+            "--json",
+            "--db",
+            db_arg,
+        ],
+    );
+    let report: Value = serde_json::from_slice(&real.stdout).expect("a JSON report");
+    let sent = report["items"].as_array().unwrap().len();
+    assert!((1..=2).contains(&sent), "{report}");
+    let history = records.commands(&CommandQuery::default()).await.unwrap();
+    assert_eq!(history.len(), before + sent);
+    assert!(
+        history[..sent]
+            .iter()
+            .all(|c| c.action == "compensate_saga")
+    );
+
     // Errors: clear, and nothing recorded as done.
     let unknown = refused(&switchyard(
         &clusters,

@@ -1,7 +1,8 @@
 //! The product's two programs together, as processes: `switchyard-agent demo` exports
 //! its telemetry to a running `switchyard serve`, and the console's store then shows
-//! completed and compensated sagas and breaker states under the conventions' names; the
-//! demo's control API answers with the token it printed.
+//! completed and compensated sagas (and the saga model their failing steps) and breaker
+//! states under the conventions' names; the demo's control API answers with the token it
+//! printed.
 
 mod support;
 
@@ -35,6 +36,23 @@ fn traces(db: &Path, args: &[&str]) -> Vec<Value> {
         .unwrap_or_default()
 }
 
+/// `switchyard ARGS --json --db DB`, parsed.
+fn switchyard_json(db: &Path, args: &[&str]) -> Value {
+    let output = Command::new(bin_dir().join("switchyard"))
+        .args(args)
+        .arg("--json")
+        .arg("--db")
+        .arg(db)
+        .output()
+        .expect("switchyard runs");
+    assert!(
+        output.status.success(),
+        "switchyard {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("JSON")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn demo_telemetry_arrives_in_the_console_with_the_conventions() {
     require_programs();
@@ -66,6 +84,30 @@ async fn demo_telemetry_arrives_in_the_console_with_the_conventions() {
         compensated.iter().all(|t| t["error"] == true),
         "a compensated saga's trace shows its failed step"
     );
+
+    // The saga model lists the failed instances with their failing step, and each
+    // one's flow shows that step failing and the steps before it undone.
+    let failed = switchyard_json(&db, &["sagas", "--failed", "--name", "checkout"]);
+    let failed = failed.as_array().expect("an array of instances");
+    assert!(
+        failed.iter().any(|i| i["outcome"] == "compensated"),
+        "no compensated saga in `switchyard sagas --failed`: {failed:?}"
+    );
+    for instance in failed.iter().filter(|i| i["outcome"] == "compensated") {
+        let step = instance["failed_step"].as_str().expect("a failed step");
+        assert!(
+            ["reserve-stock", "charge-card", "create-shipment"].contains(&step),
+            "{instance}"
+        );
+        let flow = switchyard_json(&db, &["saga", instance["saga_id"].as_str().unwrap()]);
+        let steps = flow["steps"].as_array().unwrap();
+        let at = steps.iter().position(|s| s["name"] == step).unwrap();
+        assert_eq!(steps[at]["status"], "failed", "{flow}");
+        for before in &steps[..at] {
+            assert_eq!(before["status"], "passed", "{flow}");
+            assert_eq!(before["compensation"], "compensated", "{flow}");
+        }
+    }
 
     // The step spans carry the conventions' attributes.
     let steps = traces(&db, &["--attr", "saga.step.phase=compensate"]);

@@ -11,6 +11,7 @@ use clap::{Args, Subcommand};
 use serde::Serialize;
 
 use super::{DbArg, parse_duration, print_json};
+use crate::bulk::{self, BulkAction, BulkRequest};
 use crate::clusters::LiveState;
 use crate::clusters::command::{self, Command, CommandRequest, current_user};
 use crate::clusters::connect::connect;
@@ -551,7 +552,7 @@ pub(super) async fn fault(args: FaultArgs) -> anyhow::Result<()> {
 
 /// `saga retry|compensate|resolve ID`
 #[derive(Debug, Subcommand)]
-pub enum SagaAction {
+pub(super) enum SagaAction {
     /// Retry a failed saga from its failed step.
     Retry {
         id: String,
@@ -567,6 +568,8 @@ pub enum SagaAction {
         #[command(flatten)]
         common: CommandArgs,
     },
+    /// Act on every failed saga a query selects; `--dry-run` lists them first.
+    Bulk(BulkArgs),
     /// Mark a failed saga resolved by hand.
     Resolve {
         id: String,
@@ -578,8 +581,111 @@ pub enum SagaAction {
     },
 }
 
+#[derive(Debug, Args)]
+pub(super) struct BulkArgs {
+    /// What to do to each: compensate, retry or resolve.
+    #[arg(value_enum)]
+    action: BulkActionArg,
+    /// Only sagas of this name.
+    #[arg(long, value_name = "NAME")]
+    name: Option<String>,
+    /// Only sagas that failed at this step.
+    #[arg(long, value_name = "STEP")]
+    failed_step: Option<String>,
+    /// Only sagas that started this recently.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    since: Option<Duration>,
+    /// At most this many.
+    #[arg(long, default_value_t = 100)]
+    limit: u32,
+    /// List the sagas it would act on and send nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// For resolve: what was done about them.
+    #[arg(long, default_value = "")]
+    comment: String,
+    #[command(flatten)]
+    common: CommandArgs,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum BulkActionArg {
+    Compensate,
+    Retry,
+    Resolve,
+}
+
+async fn bulk(args: BulkArgs) -> anyhow::Result<()> {
+    let cluster = args.common.cluster.pick(&clusters_file()?)?;
+    let reader = Reader::open(args.common.db.path()).await?;
+    let records = Records::open(args.common.db.path()).await?;
+    let range = match args.since {
+        Some(ago) => Some(crate::model::TimeRange::new(
+            super::nanos_ago(ago),
+            super::nanos_ago(Duration::ZERO) + 60_000_000_000,
+        )?),
+        None => None,
+    };
+    let request = BulkRequest {
+        cluster: cluster.name.clone(),
+        action: match args.action {
+            BulkActionArg::Compensate => BulkAction::Compensate,
+            BulkActionArg::Retry => BulkAction::Retry,
+            BulkActionArg::Resolve => BulkAction::Resolve,
+        },
+        saga_name: args.name,
+        failed_step: args.failed_step,
+        range,
+        limit: Some(args.limit),
+        dry_run: args.dry_run,
+        reason: args.common.reason.clone(),
+        who: args.common.who.clone().unwrap_or_else(current_user),
+        comment: args.comment,
+    };
+    let report = bulk::run(&reader, &cluster, Some(&records), None, &request).await;
+    records.close().await;
+    let report = report?;
+    if args.common.json {
+        print_json(&report)?;
+        if report.failed > 0 {
+            bail!("{} of {} commands failed", report.failed, report.matched);
+        }
+        return Ok(());
+    }
+    for item in &report.items {
+        let error = item
+            .error
+            .as_deref()
+            .map(|e| format!("  {e}"))
+            .unwrap_or_default();
+        println!(
+            "{:<8} {} {} (failed at {}){error}",
+            item.outcome,
+            item.saga_name,
+            item.saga_id,
+            item.failed_step.as_deref().unwrap_or("-")
+        );
+    }
+    if report.dry_run {
+        println!(
+            "{} sagas would be acted on; nothing was sent (drop --dry-run to send)",
+            report.matched
+        );
+    } else {
+        println!(
+            "{} sagas: {} ok, {} failed",
+            report.matched, report.succeeded, report.failed
+        );
+        if report.failed > 0 {
+            bail!("{} of {} commands failed", report.failed, report.matched);
+        }
+    }
+    Ok(())
+}
+
 pub(super) async fn saga_action(action: SagaAction) -> anyhow::Result<()> {
     match action {
+        SagaAction::Bulk(args) => bulk(args).await,
         SagaAction::Retry { id, input, common } => {
             let input = input
                 .map(|text| serde_json::from_str(&text))

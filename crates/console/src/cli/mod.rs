@@ -2,6 +2,7 @@
 
 mod control;
 mod query;
+mod sagas;
 mod serve;
 mod telemetry;
 mod transfer;
@@ -34,6 +35,14 @@ pub enum Command {
     Metrics(query::MetricsArgs),
     /// List the services that sent telemetry.
     Services(query::ServicesArgs),
+    /// Search saga instances, newest first.
+    Sagas(sagas::SagasArgs),
+    /// Show one saga's flow, or act on sagas: retry, compensate, resolve, bulk.
+    ///
+    /// `saga ID` shows every step attempt and compensation; `saga retry|compensate|resolve
+    /// ID` sends a command; `saga bulk ACTION --name N --failed-step S --dry-run` lists,
+    /// then acts on, every failed saga a query selects.
+    Saga(sagas::SagaArgs),
     /// Load OTLP JSON files (single requests or Collector file-exporter lines).
     Import(transfer::ImportArgs),
     /// Write stored telemetry out as OTLP JSON.
@@ -59,9 +68,6 @@ pub enum Command {
     Route(control::RouteCommand),
     /// Turn a demo service's injected errors and latency up or down.
     Fault(control::FaultArgs),
-    /// Act on a saga: retry, compensate or resolve.
-    #[command(subcommand, name = "saga")]
-    SagaCmd(control::SagaAction),
     /// The commands sent to agents, newest first.
     History(control::HistoryArgs),
 }
@@ -91,6 +97,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Trace(args) => query::trace(args).await,
         Command::Metrics(args) => query::metrics(args).await,
         Command::Services(args) => query::services(args).await,
+        Command::Sagas(args) => sagas::sagas(args).await,
+        Command::Saga(args) => sagas::saga(args).await,
         Command::Import(args) => transfer::import(args).await,
         Command::Export(command) => transfer::export(command).await,
         Command::Clusters(command) => control::clusters(command).await,
@@ -102,7 +110,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Routes(args) => control::routes(args).await,
         Command::Route(command) => control::route(command).await,
         Command::Fault(args) => control::fault(args).await,
-        Command::SagaCmd(action) => control::saga_action(action).await,
         Command::History(args) => control::history(args).await,
     }
 }

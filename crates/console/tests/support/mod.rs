@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
 
+pub(crate) mod otlp;
+
 pub(crate) use switchyard_testkit::ServeProcess;
 
 pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_switchyard");

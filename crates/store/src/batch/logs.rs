@@ -5,6 +5,7 @@ use opentelemetry_proto::tonic::logs::v1::LogRecord;
 
 use super::{Batch, id_bytes, non_empty, time};
 use crate::attributes::StoredJsonWriter;
+use crate::derived::{self, TransitionRow};
 use crate::error::InvalidRequest;
 
 #[derive(Debug)]
@@ -40,12 +41,15 @@ impl Batch {
                 let scope = batch.push_scope(&mut json, scope_logs.scope, scope_logs.schema_url);
                 for (i, record) in scope_logs.log_records.into_iter().enumerate() {
                     let at = || format!("resource_logs[{ri}].scope_logs[{si}].log_records[{i}]");
+                    let service_name = &batch.resources[resource as usize].service_name;
+                    let transition = transition_of(service_name, &record);
                     match log_row(&mut json, record, resource, scope, at)? {
                         Ok(row) => {
                             batch.approx_bytes += 128
                                 + row.body.as_ref().map_or(0, String::len)
                                 + row.attributes.as_ref().map_or(0, String::len);
                             batch.logs.push(row);
+                            batch.derived.transitions.extend(transition);
                         }
                         Err(why) => {
                             batch.rejected.log_records += 1;
@@ -57,6 +61,27 @@ impl Batch {
         }
         Ok(batch)
     }
+}
+
+/// A breaker transition reported as a log record, if the record is one.
+fn transition_of(service_name: &str, record: &LogRecord) -> Option<TransitionRow> {
+    use opentelemetry_proto::tonic::common::v1::any_value::Value;
+    let body_is_transition = matches!(
+        record.body.as_ref().and_then(|b| b.value.as_ref()),
+        Some(Value::StringValue(s)) if s == switchyard_conventions::breaker::TRANSITION_EVENT
+    );
+    let time = if record.time_unix_nano != 0 {
+        record.time_unix_nano
+    } else {
+        record.observed_time_unix_nano
+    };
+    derived::from_log(
+        Some(record.event_name.as_str()).filter(|n| !n.is_empty()),
+        body_is_transition,
+        &record.attributes,
+        i64::try_from(time).ok()?,
+        service_name,
+    )
 }
 
 fn log_row(

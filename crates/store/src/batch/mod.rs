@@ -14,6 +14,7 @@ use opentelemetry_proto::tonic::resource::v1::Resource;
 use switchyard_conventions::resource::{SERVICE_NAME, UNKNOWN_SERVICE};
 
 use crate::attributes::StoredJsonWriter;
+use crate::derived::Derived;
 use crate::error::InvalidRequest;
 
 pub(crate) use logs::LogRow;
@@ -31,6 +32,8 @@ pub struct Batch {
     pub(crate) metrics: Vec<MetricRow>,
     pub(crate) points: Vec<PointRow>,
     pub(crate) logs: Vec<LogRow>,
+    /// Rows for the derived tables (saga spans, breaker transitions).
+    pub(crate) derived: Derived,
     rejected: Rejected,
     approx_bytes: usize,
 }
@@ -98,6 +101,11 @@ impl Batch {
     /// Merges another batch into this one (used by `import` to group small
     /// requests into fewer transactions).
     pub fn append(&mut self, mut other: Batch) {
+        // Saga rows point at their span by index among the batch's spans.
+        let span_base = self.spans.len() as i64;
+        for row in &mut other.derived.saga_spans {
+            row.span_row += span_base;
+        }
         let resource_base = self.resources.len() as u32;
         let scope_base = self.scopes.len() as u32;
         let metric_base = self.metrics.len() as u32;
@@ -122,6 +130,7 @@ impl Batch {
             log.scope += scope_base;
             self.logs.push(log);
         }
+        self.derived.append(&mut other.derived);
         self.rejected.spans += other.rejected.spans;
         self.rejected.data_points += other.rejected.data_points;
         self.rejected.log_records += other.rejected.log_records;
@@ -320,6 +329,27 @@ mod tests {
             None
         );
         assert!(id_bytes(vec![1; 3], 8, false, "parent_span_id", at).is_err());
+    }
+
+    #[test]
+    fn saga_rows_keep_pointing_at_their_spans_when_batches_merge() {
+        use switchyard_testkit as kit;
+        let mut saga = kit::saga::Saga::new("checkout", "o-1", vec![7; 16], 1_000);
+        saga.forward("reserve", 0, 1, 10, None)
+            .forward("charge", 1, 1, 10, None);
+        let plain = kit::full_span(&[1; 16], &[1; 8], &[], "GET /", 1_000);
+        let first = kit::traces_request("orders", vec![plain, saga.steps[0].clone()]);
+        let second = kit::traces_request("orders", vec![saga.steps[1].clone()]);
+        let mut batch = Batch::from_traces(first).unwrap();
+        batch.append(Batch::from_traces(second).unwrap());
+        let rows: Vec<(&str, i64)> = batch
+            .derived
+            .saga_spans
+            .iter()
+            .map(|r| (r.name.as_str(), r.span_row))
+            .collect();
+        assert_eq!(rows, [("reserve", 1), ("charge", 2)]);
+        assert_eq!(batch.spans[2].name, "saga.step charge");
     }
 
     #[test]

@@ -6,6 +6,7 @@ use opentelemetry_proto::tonic::trace::v1::span::{Event, Link};
 
 use super::{Batch, check_id, id_bytes, non_empty, time};
 use crate::attributes::StoredJsonWriter;
+use crate::derived::{self, SagaSpanRow, TransitionRow};
 use crate::error::InvalidRequest;
 
 /// One span as the `spans` table stores it (ids and the row's segment are
@@ -66,10 +67,19 @@ impl Batch {
                 let scope = batch.push_scope(&mut json, scope_spans.scope, scope_spans.schema_url);
                 for (i, span) in scope_spans.spans.into_iter().enumerate() {
                     let at = || format!("resource_spans[{ri}].scope_spans[{si}].spans[{i}]");
+                    let derived = derived_rows(
+                        &batch.resources[resource as usize].service_name,
+                        &span,
+                        batch.spans.len() as i64,
+                    );
                     match span_row(&mut json, span, resource, scope, at)? {
                         Ok(row) => {
                             batch.approx_bytes += row.approx_bytes();
                             batch.spans.push(row);
+                            if let Some((saga, transitions)) = derived {
+                                batch.derived.saga_spans.extend(saga);
+                                batch.derived.transitions.extend(transitions);
+                            }
                         }
                         Err(why) => {
                             batch.rejected.spans += 1;
@@ -81,6 +91,32 @@ impl Batch {
         }
         Ok(batch)
     }
+}
+
+/// What a span adds to the derived tables, if anything: its saga row and the
+/// breaker transitions among its events. Most spans have neither, and pay for
+/// one scan of attribute keys and event names.
+fn derived_rows(
+    service_name: &str,
+    span: &Span,
+    index: i64,
+) -> Option<(Option<SagaSpanRow>, Vec<TransitionRow>)> {
+    let saga = derived::saga_span(span, service_name, index);
+    let transitions: Vec<TransitionRow> = span
+        .events
+        .iter()
+        .filter_map(|e| {
+            derived::from_event(
+                &e.name,
+                &e.attributes,
+                e.time_unix_nano as i64,
+                service_name,
+                &span.trace_id,
+                &span.span_id,
+            )
+        })
+        .collect();
+    (saga.is_some() || !transitions.is_empty()).then_some((saga, transitions))
 }
 
 /// The outer error refuses the request, the inner one only this span.

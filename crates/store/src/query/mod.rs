@@ -1,8 +1,10 @@
 //! The query API over a store file.
 
+mod breakers;
 mod filter;
 mod metrics;
 pub(crate) mod records;
+mod sagas;
 mod services;
 mod traces;
 
@@ -10,7 +12,9 @@ use std::str::FromStr;
 
 use crate::error::StoreError;
 
+pub use breakers::{BreakerKey, BreakerPointRecord, TransitionRecord};
 pub(crate) use records::SpanRecord;
+pub use sagas::{SagaInstanceRecord, SagaQuery, StepBucketCount};
 
 /// What to search traces for. A trace matches when any of its spans matches
 /// every filter given.

@@ -8,7 +8,7 @@
 
 /// Rows per statement at most: 21,504 values for spans, under SQLite's limit
 /// of 32,766 bound values per statement.
-pub(super) const MAX_ROWS: usize = 1024;
+pub(crate) const MAX_ROWS: usize = 1024;
 
 pub(super) const SPAN_COLUMNS: &[&str] = &[
     "id",
@@ -102,7 +102,7 @@ impl InsertStatements {
 }
 
 /// Splits `0..n` into ranges of power-of-two length, the largest first.
-pub(super) fn chunks(n: usize) -> impl Iterator<Item = std::ops::Range<usize>> {
+pub(crate) fn chunks(n: usize) -> impl Iterator<Item = std::ops::Range<usize>> {
     let mut start = 0;
     std::iter::from_fn(move || {
         let left = n - start;

@@ -6,7 +6,7 @@
 //! request. Retention runs here too, between commits, in bounded steps.
 
 mod ids;
-mod insert;
+pub(crate) mod insert;
 mod retention;
 
 use std::collections::HashSet;
@@ -315,6 +315,13 @@ async fn write_all(
     let (first_span, first_point, first_log) = next_ids(&mut tx).await?;
 
     let span_count: usize = batches.iter().map(|b| b.spans.len()).sum();
+    // Where each batch's spans start among the row ids, for the derived rows.
+    let mut span_bases = Vec::with_capacity(batches.len());
+    let mut next = first_span;
+    for batch in batches.iter() {
+        span_bases.push(next);
+        next += batch.spans.len() as i64;
+    }
     let spans = take_rows(batches, |b| &mut b.spans);
     insert_rows(
         &mut tx,
@@ -416,6 +423,20 @@ async fn write_all(
         },
     )
     .await?;
+
+    // Saga instances and breaker transitions, in the same transaction as
+    // the telemetry they come from.
+    let mut derived = crate::derived::Derived::default();
+    for (batch, base) in batches.iter_mut().zip(span_bases) {
+        for row in &mut batch.derived.saga_spans {
+            row.span_row += base;
+        }
+        for row in &mut batch.derived.transitions {
+            row.arrived = now;
+        }
+        derived.append(&mut batch.derived);
+    }
+    crate::derived::write::write(&mut tx, derived).await?;
 
     let last = |first: i64, count: usize| first + count as i64 - 1;
     let upto = [

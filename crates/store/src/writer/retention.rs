@@ -12,6 +12,7 @@ use sqlx::SqliteConnection;
 
 use super::unix_nanos_now;
 use crate::config::Retention;
+use crate::derived::retention as derived;
 
 /// Each signal's table and its column in the `ingest_log`.
 const TABLES: &[(&str, &str)] = &[
@@ -143,11 +144,23 @@ impl Retainer {
                     tracing::debug!(table, deleted, "retention deleted old rows");
                 }
             }
+            // The derived rows follow: everything below the first span left.
+            let first_kept: Option<i64> = sqlx::query_scalar("SELECT MIN(id) FROM spans")
+                .fetch_one(&mut *conn)
+                .await?;
+            let first_kept = first_kept.unwrap_or(target.spans_upto + 1);
+            if derived::trim_sagas(conn, first_kept).await? {
+                range_done = false;
+            }
             if range_done {
                 sqlx::query("DELETE FROM ingest_log WHERE id <= ?")
                     .bind(target.id)
                     .execute(&mut *conn)
                     .await?;
+                let kept_since: Option<i64> = sqlx::query_scalar("SELECT MIN(at) FROM ingest_log")
+                    .fetch_one(&mut *conn)
+                    .await?;
+                derived::trim_transitions(conn, kept_since.unwrap_or(i64::MAX)).await?;
             }
             more |= !range_done;
         }
