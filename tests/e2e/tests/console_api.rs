@@ -325,6 +325,31 @@ async fn the_api_drives_a_real_agent_and_streams_its_changes() {
     assert_eq!(status, StatusCode::OK, "{findings}");
     assert!(findings.is_array(), "{findings}");
 
+    // The models over the same store: sagas (and one flow), the breaker board and one
+    // breaker's history.
+    let sagas = eventually(Duration::from_secs(60), "sagas in the store", async || {
+        let (_, sagas) = api.get("/api/sagas?name=checkout&since=10m").await;
+        let first = sagas.as_array()?.first()?.clone();
+        Some(first)
+    })
+    .await;
+    let id = sagas["saga_id"].as_str().unwrap();
+    let (status, flow) = api.get(&format!("/api/sagas/{id}/flow")).await;
+    assert_eq!(status, StatusCode::OK, "{flow}");
+    let (status, aggregate) = api.get("/api/sagas/aggregate/checkout?since=1h").await;
+    assert_eq!(status, StatusCode::OK, "{aggregate}");
+    let (status, board) = api.get("/api/breakers/board?since=10m").await;
+    assert_eq!(status, StatusCode::OK, "{board}");
+    assert!(board.to_string().contains(payments.as_str()), "{board}");
+    let (status, history) = api
+        .get(&format!(
+            "/api/breakers/{payments}/history?since=10m&interval=10s"
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{history}");
+    let (status, missing) = api.get("/api/sagas/no-such-saga/flow").await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{missing}");
+
     // SIGTERM with a live stream open: a clean exit, and the stream ends.
     let status = api.ui.stop();
     assert!(status.success(), "ui exited with {status}");
