@@ -576,6 +576,28 @@ async fn commands_from_the_cli_change_the_agent_the_live_view_and_the_store() {
             .any(|f| f.kind == FindingKind::ProjectionLagging),
         "{found:#?}"
     );
+    // The same from the command line.
+    let listed = json(&switchyard(
+        &clusters,
+        &[
+            "findings",
+            "--breaker-quiet",
+            "3s",
+            "--json",
+            "--db",
+            db_arg,
+        ],
+    ));
+    assert!(
+        listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["subject"] == quiet.name.as_str()
+                && f["kind"] == "breaker_without_traffic"
+                && f["action"]["action"] == "release"),
+        "{listed}"
+    );
     drop(console);
 }
 

@@ -355,6 +355,98 @@ async fn send(args: &CommandArgs, command: Command) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A live view read once from every agent that answers (the CLI has no running links).
+async fn live_once(clusters: &[ClusterConfig]) -> LiveState {
+    let live = LiveState::default();
+    for cluster in clusters {
+        for agent in &cluster.agents {
+            if let Ok(client) = connect(agent).await
+                && let Ok(inventory) = client.inventory().await
+            {
+                let id = inventory
+                    .identity
+                    .as_ref()
+                    .map_or_else(|| agent.endpoint.clone(), |i| i.agent_id.clone());
+                live.set_inventory(
+                    &cluster.name,
+                    &agent.endpoint,
+                    AgentInventory::from_proto(&cluster.name, &id, &inventory),
+                );
+            }
+        }
+    }
+    live
+}
+
+#[derive(Debug, Args)]
+pub struct FindingsArgs {
+    /// A running or compensating saga with no progress for this long is stuck.
+    #[arg(long, value_parser = parse_duration, default_value = "5m")]
+    saga_quiet: Duration,
+    /// An open breaker with no calls for this long cannot probe its way closed.
+    #[arg(long, value_parser = parse_duration, default_value = "2m")]
+    breaker_quiet: Duration,
+    /// Projection lag beyond this many seconds.
+    #[arg(long, default_value_t = 30.0)]
+    projection_lag_seconds: f64,
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    db: DbArg,
+}
+
+/// `switchyard findings`: the stuck detectors over every configured cluster.
+pub(super) async fn findings(args: FindingsArgs) -> anyhow::Result<()> {
+    let file = clusters_file()?;
+    let live = live_once(file.clusters()).await;
+    let records = Records::open(args.db.path()).await?;
+    let reader = Reader::open(args.db.path()).await.ok();
+    let found = crate::findings::detect(
+        &live,
+        &records,
+        reader.as_ref(),
+        &crate::findings::Thresholds {
+            saga_quiet: args.saga_quiet,
+            breaker_quiet: args.breaker_quiet,
+            projection_lag_seconds: args.projection_lag_seconds,
+            ..crate::findings::Thresholds::default()
+        },
+    )
+    .await;
+    records.close().await;
+    let found = found?;
+    if args.json {
+        return print_json(&found);
+    }
+    if found.is_empty() {
+        println!(
+            "nothing stuck: no held or stalled sagas, no breakers open without traffic, no lagging projections"
+        );
+    }
+    for f in &found {
+        let action = f
+            .action
+            .as_ref()
+            .map(|a| format!("  → switchyard {}", command_line(a)))
+            .unwrap_or_default();
+        println!("{:?}\t{}\t{}{action}", f.kind, f.cluster, f.summary);
+    }
+    Ok(())
+}
+
+/// The CLI command that sends `command`.
+fn command_line(command: &Command) -> String {
+    match command {
+        Command::RetrySaga { saga_id, .. } => format!("saga retry {saga_id}"),
+        Command::CompensateSaga { saga_id } => format!("saga compensate {saga_id}"),
+        Command::ResolveSaga { saga_id, .. } => format!("saga resolve {saga_id}"),
+        Command::SetWeight { route, new_percent } => format!("route set {route} new={new_percent}"),
+        Command::SetShadow { route, percent } => format!("route shadow {route} {percent}"),
+        Command::SetFault { service, .. } => format!("fault {service}"),
+        other => format!("{} {}", other.action(), other.target()),
+    }
+}
+
 /// Prints the impact of `command` without sending it.
 async fn preview(
     args: &CommandArgs,
@@ -363,22 +455,7 @@ async fn preview(
 ) -> anyhow::Result<()> {
     let reader = Reader::open(args.db.path()).await?;
     // The routes' current weights, from the agents.
-    let live = LiveState::default();
-    for agent in &cluster.agents {
-        if let Ok(client) = connect(agent).await
-            && let Ok(inventory) = client.inventory().await
-        {
-            let id = inventory
-                .identity
-                .as_ref()
-                .map_or_else(|| agent.endpoint.clone(), |i| i.agent_id.clone());
-            live.set_inventory(
-                &cluster.name,
-                &agent.endpoint,
-                AgentInventory::from_proto(&cluster.name, &id, &inventory),
-            );
-        }
-    }
+    let live = live_once(std::slice::from_ref(cluster)).await;
     let impact = impact::preview(&reader, &live, &cluster.name, command).await?;
     if args.json {
         return print_json(&impact);
@@ -747,9 +824,10 @@ pub(super) async fn history(args: HistoryArgs) -> anyhow::Result<()> {
         let when = humantime::format_rfc3339_seconds(
             std::time::UNIX_EPOCH + Duration::from_millis(c.at_unix_ms.max(0) as u64),
         );
-        let outcome = match &c.error {
-            Some(error) => format!("{:?}: {error}", c.outcome),
-            None => format!("{:?}", c.outcome),
+        let outcome = match (&c.error, &c.verdict) {
+            (Some(error), _) => format!("{:?}: {error}", c.outcome),
+            (None, Some(verdict)) => format!("{:?}, verdict {verdict}", c.outcome),
+            (None, None) => format!("{:?}", c.outcome),
         };
         println!(
             "{when}  {:<10} {:<16} {:<32} {:<10} {}",

@@ -68,8 +68,13 @@ pub enum Command {
     Route(control::RouteCommand),
     /// Turn a demo service's injected errors and latency up or down.
     Fault(control::FaultArgs),
-    /// The commands sent to agents, newest first.
+    /// The commands sent to agents, newest first, with their closed-loop verdicts.
     History(control::HistoryArgs),
+    /// What is stuck, each with the command that moves it on.
+    ///
+    /// Sagas held for an operator or without progress, breakers open with no calls to
+    /// probe them, projections lagging behind their events.
+    Findings(control::FindingsArgs),
 }
 
 /// The telemetry database to use.
@@ -111,6 +116,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Route(command) => control::route(command).await,
         Command::Fault(args) => control::fault(args).await,
         Command::History(args) => control::history(args).await,
+        Command::Findings(args) => control::findings(args).await,
     }
 }
 
