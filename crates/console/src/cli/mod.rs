@@ -1,5 +1,6 @@
 //! The `switchyard` command line.
 
+mod plot;
 mod query;
 mod serve;
 mod transfer;
@@ -34,6 +35,9 @@ pub enum Command {
     /// Write stored telemetry out as OTLP JSON.
     #[command(subcommand)]
     Export(transfer::ExportCommand),
+    /// Draw a chart of stored telemetry to an SVG or PNG file.
+    #[command(subcommand)]
+    Plot(plot::PlotCommand),
 }
 
 /// The telemetry database to use.
@@ -62,6 +66,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Services(args) => query::services(args).await,
         Command::Import(args) => transfer::import(args).await,
         Command::Export(command) => transfer::export(command).await,
+        Command::Plot(command) => plot::run(command).await,
     }
 }
 
