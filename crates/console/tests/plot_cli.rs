@@ -1,5 +1,7 @@
 //! `switchyard plot breaker`: breaker metrics sent over OTLP/gRPC to a running
 //! `switchyard serve`, then charted from the store by the real binary.
+//!
+//! Set `SWITCHYARD_PLOTS_OUT=DIR` to keep the chart for a look.
 
 mod support;
 
@@ -171,6 +173,10 @@ fn plot_breaker_charts_stored_history_as_png_and_svg() {
         .read_info()
         .expect("a PNG");
     assert_eq!((reader.info().width, reader.info().height), (1000, 500));
+    if let Some(keep) = std::env::var_os("SWITCHYARD_PLOTS_OUT") {
+        std::fs::create_dir_all(&keep).unwrap();
+        std::fs::copy(&png, std::path::Path::new(&keep).join("cli-breaker.png")).unwrap();
+    }
 
     let svg = dir.path().join("payments.svg");
     plot(&[
@@ -257,4 +263,12 @@ fn plot_breaker_charts_stored_history_as_png_and_svg() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("name it .svg or .png"));
     assert!(!jpg.exists());
     serve.stop();
+}
+
+#[test]
+fn plot_breaker_help_is_stable() {
+    insta::assert_snapshot!(
+        "plot_breaker_help",
+        support::stdout(&["plot", "breaker", "--help"])
+    );
 }
