@@ -15,4 +15,5 @@ pub mod findings;
 pub mod impact;
 pub mod model;
 pub mod otlp_file;
+pub mod plot;
 pub mod render;

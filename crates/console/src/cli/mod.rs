@@ -1,6 +1,7 @@
 //! The `switchyard` command line.
 
 mod control;
+mod plot;
 mod query;
 mod sagas;
 mod serve;
@@ -75,6 +76,9 @@ pub enum Command {
     /// Sagas held for an operator or without progress, breakers open with no calls to
     /// probe them, projections lagging behind their events.
     Findings(control::FindingsArgs),
+    /// Draw a chart of stored telemetry to an SVG or PNG file.
+    #[command(subcommand)]
+    Plot(plot::PlotCommand),
 }
 
 /// The telemetry database to use.
@@ -117,6 +121,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Fault(args) => control::fault(args).await,
         Command::History(args) => control::history(args).await,
         Command::Findings(args) => control::findings(args).await,
+        Command::Plot(command) => plot::run(command).await,
     }
 }
 
