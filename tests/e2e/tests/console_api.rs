@@ -347,6 +347,31 @@ async fn the_api_drives_a_real_agent_and_streams_its_changes() {
         ))
         .await;
     assert_eq!(status, StatusCode::OK, "{history}");
+    // The breaker's chart, with the commands sent to it as annotations.
+    let chart = api
+        .http
+        .get(
+            api.ui
+                .api(&format!("/api/plots/breaker/{payments}?since=10m")),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(chart.status(), StatusCode::OK);
+    assert_eq!(chart.headers()["content-type"], "image/svg+xml");
+    let svg = chart.text().await.unwrap();
+    assert!(svg.contains("<svg"), "{svg}");
+    assert!(svg.contains("trip by"), "the trip is annotated");
+    let png = api
+        .http
+        .get(api.ui.api(&format!(
+            "/api/plots/breaker/{payments}?since=10m&format=png"
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(png.headers()["content-type"], "image/png");
+    assert!(png.bytes().await.unwrap().starts_with(b"\x89PNG"));
     let (status, missing) = api.get("/api/sagas/no-such-saga/flow").await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{missing}");
 

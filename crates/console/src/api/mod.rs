@@ -14,6 +14,7 @@ pub mod error;
 pub mod extract;
 mod live;
 mod models;
+mod plots;
 mod stream;
 mod telemetry;
 mod ui_files;
@@ -70,6 +71,7 @@ pub fn router(state: AppState, access: Access, ui: &UiFiles) -> Router {
         .merge(stream::routes())
         .merge(commands::routes())
         .merge(checks::routes())
+        .merge(plots::routes())
         .merge(telemetry::routes())
         .merge(models::routes())
         .fallback(unknown_endpoint)

@@ -9,6 +9,7 @@
 mod annotation;
 mod breaker_timeline;
 mod error;
+pub mod from_store;
 mod latency_histogram;
 mod legend;
 mod route_throughput;

@@ -1,0 +1,183 @@
+//! Chart inputs read from the store: a breaker's history from the `breaker.state`,
+//! `breaker.failure_rate` and `breaker.calls{breaker.outcome=rejected}` metrics, with
+//! the commands sent to it (and their closed-loop verdicts) as annotations.
+
+use std::collections::BTreeMap;
+
+use switchyard_conventions::breaker::{self as names, BreakerState, CallOutcome};
+use switchyard_store::records::{CommandQuery, Records};
+use switchyard_store::{AttrFilter, MetricQuery, Reader, StoreError, model::MetricSeries};
+
+use super::{Annotation, BreakerTimeline, Sample, StateChange, TimeRange};
+
+/// Why a chart's data cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ChartDataError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("services {services} each have a breaker {name:?}: choose one with --service")]
+    Ambiguous { name: String, services: String },
+}
+
+/// Time buckets per chart: a few pixels each at the default width.
+const BUCKETS: u32 = 500;
+
+/// The breaker's history from the `breaker.state`, `breaker.failure_rate`
+/// and `breaker.calls{breaker.outcome=rejected}` metrics.
+pub async fn breaker_timeline(
+    reader: &Reader,
+    records: Option<&Records>,
+    name: &str,
+    service: Option<String>,
+    range: TimeRange,
+) -> Result<BreakerTimeline, ChartDataError> {
+    let query = |metric: &str, outcome: Option<CallOutcome>| {
+        let mut attributes = vec![AttrFilter {
+            key: names::NAME.to_owned(),
+            value: name.to_owned(),
+        }];
+        if let Some(outcome) = outcome {
+            attributes.push(AttrFilter {
+                key: names::OUTCOME.to_owned(),
+                value: outcome.as_str().to_owned(),
+            });
+        }
+        MetricQuery {
+            name: metric.to_owned(),
+            attributes,
+            service: service.clone(),
+            since_unix_nano: range.start_unix_nano,
+            until_unix_nano: range.end_unix_nano,
+            buckets: BUCKETS,
+        }
+    };
+    let states = reader
+        .metric_series(&query(names::STATE_METRIC, None))
+        .await?;
+    let rates = reader
+        .metric_series(&query(names::FAILURE_RATE_METRIC, None))
+        .await?;
+    let rejected = reader
+        .metric_series(&query(names::CALLS_METRIC, Some(CallOutcome::Rejected)))
+        .await?;
+    let bucket_seconds =
+        (range.end_unix_nano - range.start_unix_nano) as f64 / 1e9 / f64::from(BUCKETS);
+    if service.is_none() {
+        one_service(name, [&states, &rates, &rejected])?;
+    }
+    Ok(BreakerTimeline {
+        breaker: name.to_owned(),
+        range,
+        states: state_changes(&states),
+        failure_rate: merged(&rates, |p| p.mean),
+        rejected_per_s: per_second(&rejected, bucket_seconds),
+        annotations: match records {
+            Some(records) => annotations(records, name, range).await?,
+            None => Vec::new(),
+        },
+    })
+}
+
+/// Fails when breakers of this name live in more than one service.
+fn one_service(name: &str, all: [&Vec<MetricSeries>; 3]) -> Result<(), ChartDataError> {
+    let mut services: Vec<&str> = all
+        .iter()
+        .flat_map(|s| s.iter())
+        .map(|s| s.service.as_str())
+        .collect();
+    services.sort_unstable();
+    services.dedup();
+    if services.len() > 1 {
+        return Err(ChartDataError::Ambiguous {
+            name: name.to_owned(),
+            services: services.join(", "),
+        });
+    }
+    Ok(())
+}
+
+/// Each bucket's newest state, kept where it differs from the one before.
+fn state_changes(series: &[MetricSeries]) -> Vec<StateChange> {
+    let mut changes: Vec<StateChange> = Vec::new();
+    for sample in merged(series, |p| p.last) {
+        let Some(state) = BreakerState::from_code(sample.value as i64) else {
+            continue;
+        };
+        if changes.last().is_none_or(|c| c.state != state) {
+            changes.push(StateChange::new(sample.time_unix_nano, state));
+        }
+    }
+    changes
+}
+
+/// The series' buckets by time, one value each (`value` of the bucket).
+fn merged(
+    series: &[MetricSeries],
+    value: impl Fn(&switchyard_store::model::SeriesPoint) -> f64,
+) -> Vec<Sample> {
+    let mut by_time: BTreeMap<i64, f64> = BTreeMap::new();
+    for s in series {
+        for p in &s.points {
+            by_time.insert(p.time_unix_nano, value(p));
+        }
+    }
+    by_time
+        .into_iter()
+        .map(|(t, v)| Sample::new(t, v))
+        .collect()
+}
+
+/// Counter series as a rate per second, summed over the series.
+fn per_second(series: &[MetricSeries], bucket_seconds: f64) -> Vec<Sample> {
+    let mut by_time: BTreeMap<i64, f64> = BTreeMap::new();
+    for s in series {
+        if s.temporality == "delta" {
+            // Each bucket holds the calls counted in it.
+            for p in &s.points {
+                *by_time.entry(p.time_unix_nano).or_default() += p.sum / bucket_seconds;
+            }
+        } else {
+            for pair in s.points.windows(2) {
+                let seconds = (pair[1].time_unix_nano - pair[0].time_unix_nano) as f64 / 1e9;
+                let calls = pair[1].last - pair[0].last;
+                // A drop is a restarted process counting from zero again.
+                let calls = if calls < 0.0 { pair[1].last } else { calls };
+                *by_time.entry(pair[1].time_unix_nano).or_default() += calls / seconds;
+            }
+        }
+    }
+    by_time
+        .into_iter()
+        .map(|(t, v)| Sample::new(t, v))
+        .collect()
+}
+
+/// The commands sent to `target` in `range`: "trip by alice (confirmed)".
+pub async fn annotations(
+    records: &Records,
+    target: &str,
+    range: TimeRange,
+) -> Result<Vec<Annotation>, StoreError> {
+    let commands = records
+        .commands(&CommandQuery {
+            target: Some(target.to_owned()),
+            since_unix_ms: Some(range.start_unix_nano / 1_000_000),
+            limit: Some(200),
+            ..CommandQuery::default()
+        })
+        .await?;
+    Ok(commands
+        .into_iter()
+        .rev()
+        .filter(|c| c.at_unix_ms.saturating_mul(1_000_000) <= range.end_unix_nano)
+        .map(|c| {
+            let mut label = format!("{} by {}", c.action, c.who);
+            match (&c.error, &c.verdict) {
+                (Some(_), _) => label.push_str(" (failed)"),
+                (None, Some(verdict)) => label.push_str(&format!(" ({verdict})")),
+                (None, None) => {}
+            }
+            Annotation::new(c.at_unix_ms.saturating_mul(1_000_000), label)
+        })
+        .collect())
+}
