@@ -372,6 +372,24 @@ async fn the_api_drives_a_real_agent_and_streams_its_changes() {
         .unwrap();
     assert_eq!(png.headers()["content-type"], "image/png");
     assert!(png.bytes().await.unwrap().starts_with(b"\x89PNG"));
+    // The other charts from the demo's telemetry: saga outcomes, a span name's
+    // latency, a route's traffic by target.
+    for (path, expect) in [
+        (
+            "/api/plots/sagas?name=checkout&since=10m&interval=1m",
+            "completed",
+        ),
+        (
+            "/api/plots/latency/saga%20checkout?since=10m",
+            "saga checkout",
+        ),
+        ("/api/plots/route/catalog?since=10m", "catalog"),
+    ] {
+        let chart = api.http.get(api.ui.api(path)).send().await.unwrap();
+        assert_eq!(chart.status(), StatusCode::OK, "{path}");
+        let svg = chart.text().await.unwrap();
+        assert!(svg.contains(expect), "{path}: {expect} not in the chart");
+    }
     let (status, missing) = api.get("/api/sagas/no-such-saga/flow").await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{missing}");
 

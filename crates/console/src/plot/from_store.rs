@@ -1,6 +1,8 @@
 //! Chart inputs read from the store: a breaker's history from the `breaker.state`,
-//! `breaker.failure_rate` and `breaker.calls{breaker.outcome=rejected}` metrics, with
-//! the commands sent to it (and their closed-loop verdicts) as annotations.
+//! `breaker.failure_rate` and `breaker.calls{breaker.outcome=rejected}` metrics; a
+//! span name's latencies; a route's requests per second by target (`route.requests`);
+//! saga outcomes per interval (the saga model). Commands sent to the subject (with
+//! their closed-loop verdicts) become annotations.
 
 use std::collections::BTreeMap;
 
@@ -8,13 +10,20 @@ use switchyard_conventions::breaker::{self as names, BreakerState, CallOutcome};
 use switchyard_store::records::{CommandQuery, Records};
 use switchyard_store::{AttrFilter, MetricQuery, Reader, StoreError, model::MetricSeries};
 
-use super::{Annotation, BreakerTimeline, Sample, StateChange, TimeRange};
+use super::{
+    Annotation, BreakerTimeline, LatencyHistogram, OutcomeCounts, RouteThroughput, SagaOutcomes,
+    Sample, StateChange, ThroughputSeries, TimeRange,
+};
+use crate::model::saga::{self, SagaOrder, SagaSearch};
+use crate::model::{ModelError, saga::Outcome};
 
 /// Why a chart's data cannot be read.
 #[derive(Debug, thiserror::Error)]
 pub enum ChartDataError {
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Model(#[from] ModelError),
     #[error("services {services} each have a breaker {name:?}: choose one with --service")]
     Ambiguous { name: String, services: String },
 }
@@ -180,4 +189,124 @@ pub async fn annotations(
             Annotation::new(c.at_unix_ms.saturating_mul(1_000_000), label)
         })
         .collect())
+}
+
+/// Spans read for one histogram at most.
+const MAX_SPANS: u32 = 200_000;
+/// Sagas read for one outcome chart at most.
+const MAX_SAGAS: u32 = 50_000;
+
+/// The latencies of spans named `span_name` in `range`.
+pub async fn latency_histogram(
+    reader: &Reader,
+    span_name: &str,
+    service: Option<&str>,
+    range: TimeRange,
+) -> Result<LatencyHistogram, ChartDataError> {
+    let durations = reader
+        .span_durations(
+            span_name,
+            service,
+            range.start_unix_nano,
+            range.end_unix_nano,
+            MAX_SPANS,
+        )
+        .await?;
+    Ok(LatencyHistogram::from_durations(span_name, &durations, 40))
+}
+
+/// Requests per second of `route`, one series per target (`legacy`, `new`, a cluster).
+pub async fn route_throughput(
+    reader: &Reader,
+    records: Option<&Records>,
+    route: &str,
+    range: TimeRange,
+) -> Result<RouteThroughput, ChartDataError> {
+    let series = reader
+        .metric_series(&MetricQuery {
+            name: switchyard_conventions::route::REQUESTS_METRIC.to_owned(),
+            attributes: vec![AttrFilter {
+                key: switchyard_conventions::route::NAME.to_owned(),
+                value: route.to_owned(),
+            }],
+            service: None,
+            since_unix_nano: range.start_unix_nano,
+            until_unix_nano: range.end_unix_nano,
+            buckets: BUCKETS,
+        })
+        .await?;
+    let bucket_seconds =
+        (range.end_unix_nano - range.start_unix_nano) as f64 / 1e9 / f64::from(BUCKETS);
+    // One series per target, over every status class.
+    let mut by_target: BTreeMap<String, Vec<MetricSeries>> = BTreeMap::new();
+    for s in series {
+        let target = match s.attributes.get(switchyard_conventions::route::TARGET) {
+            Some(switchyard_store::attributes::Value::String(t)) => t.clone(),
+            _ => "unknown".to_owned(),
+        };
+        by_target.entry(target).or_default().push(s);
+    }
+    Ok(RouteThroughput {
+        route: route.to_owned(),
+        range,
+        series: by_target
+            .into_iter()
+            .map(|(target, series)| {
+                ThroughputSeries::new(target, per_second(&series, bucket_seconds))
+            })
+            .collect(),
+        annotations: match records {
+            Some(records) => annotations(records, route, range).await?,
+            None => Vec::new(),
+        },
+    })
+}
+
+/// Saga outcomes (by start time) per interval of `interval_ns`.
+pub async fn saga_outcomes(
+    reader: &Reader,
+    saga_name: Option<&str>,
+    range: TimeRange,
+    interval_ns: i64,
+) -> Result<SagaOutcomes, ChartDataError> {
+    let interval_ns = interval_ns.max(1_000_000_000);
+    let instances = saga::search(
+        reader,
+        &SagaSearch {
+            failed_only: false,
+            saga_name: saga_name.map(str::to_owned),
+            range: Some(crate::model::TimeRange::new(
+                range.start_unix_nano,
+                range.end_unix_nano,
+            )?),
+            order: SagaOrder::NewestFirst,
+            limit: MAX_SAGAS,
+        },
+    )
+    .await?;
+    let mut intervals: BTreeMap<i64, OutcomeCounts> = BTreeMap::new();
+    for instance in instances {
+        let offset = (instance.start_unix_nano - range.start_unix_nano).max(0);
+        let start = range.start_unix_nano + offset / interval_ns * interval_ns;
+        let counts = intervals.entry(start).or_insert(OutcomeCounts {
+            start_unix_nano: start,
+            completed: 0,
+            compensated: 0,
+            failed: 0,
+            running: 0,
+        });
+        match instance.outcome {
+            Outcome::Completed => counts.completed += 1,
+            Outcome::Compensated => counts.compensated += 1,
+            Outcome::Failed => counts.failed += 1,
+            Outcome::Running | Outcome::Unknown => counts.running += 1,
+        }
+    }
+    Ok(SagaOutcomes {
+        saga_name: saga_name.map(str::to_owned),
+        range,
+        interval_ns,
+        intervals: intervals.into_values().collect(),
+        annotations: Vec::new(),
+    })
 }

@@ -1,6 +1,7 @@
 //! The query API over a store file.
 
 mod breakers;
+mod durations;
 mod filter;
 mod metrics;
 pub(crate) mod records;
