@@ -11,8 +11,9 @@ usage: cargo xtask <task>
 tasks:
   test    install what the tests need (Debian packages), then fmt check,
           clippy -D warnings, every test of the workspace, doc tests
-  run     build in release mode and run Switchyard: `switchyard serve`
-          with the OTLP receiver on 127.0.0.1:4317 (gRPC) and :4318 (HTTP)
+  run     build in release mode and run the console in browser mode
+          (`switchyard ui` on http://127.0.0.1:7788, OTLP on 127.0.0.1:4317/4318)
+          on the embedded demo cluster (`switchyard-agent demo`)
   bench   run the benchmarks whose figures the README quotes
   fmt     format the workspace
   proto   regenerate the control API's checked-in gRPC code from its .proto files";
@@ -77,19 +78,67 @@ fn test() -> anyhow::Result<()> {
     cargo(&["test", "--workspace", "--doc"])
 }
 
+/// The console in browser mode on the embedded demo cluster: builds both programs
+/// (release), starts `switchyard-agent demo` (exporting to the console's receiver),
+/// registers it as the cluster `demo` in a clusters file of this run's own, then runs
+/// `switchyard ui` until Ctrl-C and stops the demo.
 fn run() -> anyhow::Result<()> {
-    let mut args = vec![
-        "run",
+    cargo(&[
+        "build",
         "--release",
         "--package",
         "switchyard-console",
-        "--",
-        "serve",
-    ];
+        "--package",
+        "switchyard-agent",
+    ])?;
+    let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".to_owned());
+    let bin = std::path::Path::new(&target).join("release");
+    let dir = std::path::Path::new(&target).join("xtask-run");
+    std::fs::create_dir_all(&dir)?;
+    let clusters = dir.join("clusters.toml");
+    let _ = std::fs::remove_file(&clusters);
+    let token = format!("demo-{}", std::process::id());
+    let control = "127.0.0.1:7700";
+
+    let mut demo = Command::new(bin.join("switchyard-agent"))
+        .args(["demo", "--control", control, "--token", &token])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .context("cannot start switchyard-agent demo")?;
+    let added = Command::new(bin.join("switchyard"))
+        .args([
+            "clusters",
+            "add",
+            "demo",
+            "--agent",
+            &format!("http://{control}"),
+            "--token",
+            &token,
+        ])
+        .env("SWITCHYARD_CLUSTERS", &clusters)
+        .status();
     // `cargo xtask run -- --db x` and `cargo xtask run --db x` both pass `--db x` on.
     let extra: Vec<String> = std::env::args().skip(2).skip_while(|a| a == "--").collect();
-    args.extend(extra.iter().map(String::as_str));
-    cargo(&args)
+    eprintln!(
+        "xtask: the console is at http://127.0.0.1:7788 (API under /api), on the demo cluster"
+    );
+    let ui = match added {
+        Ok(status) if status.success() => Command::new(bin.join("switchyard"))
+            .arg("ui")
+            .args(&extra)
+            .env("SWITCHYARD_CLUSTERS", &clusters)
+            .status()
+            .context("cannot start switchyard ui"),
+        Ok(status) => Err(anyhow::anyhow!("switchyard clusters add failed: {status}")),
+        Err(e) => Err(e).context("cannot run switchyard"),
+    };
+    let _ = demo.kill();
+    let _ = demo.wait();
+    let status = ui?;
+    if !status.success() {
+        bail!("switchyard ui exited with {status}");
+    }
+    Ok(())
 }
 
 fn bench() -> anyhow::Result<()> {
@@ -101,6 +150,7 @@ fn bench() -> anyhow::Result<()> {
         ("switchyard-eventing", "bus"),
         ("switchyard-saga", "saga"),
         ("switchyard-gateway", "proxy"),
+        ("switchyard-console", "sagas"),
     ];
     for (package, bench) in benches {
         cargo(&["bench", "--package", package, "--bench", bench])?;
