@@ -22,6 +22,9 @@ use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinHandle;
 
+/// How long a stopping receiver waits for connections to finish their requests.
+pub const DRAIN: Duration = Duration::from_secs(10);
+
 pub use auth::{API_KEY_HEADER, ApiKeys};
 pub use stats::StatsSnapshot;
 
@@ -174,11 +177,24 @@ impl Receiver {
     }
 
     /// Stops accepting connections and waits for the requests in flight to
-    /// be answered (each after its data is committed).
+    /// be answered (each after its data is committed), for up to [`DRAIN`].
     pub async fn shutdown(self) -> StatsSnapshot {
+        self.shutdown_within(DRAIN).await
+    }
+
+    /// [`shutdown`](Self::shutdown), waiting at most `drain`: a client that keeps an
+    /// idle connection open (HTTP/2 clients may ignore GOAWAY for a while) must not
+    /// hold the process up. Cutting the servers off then loses nothing acknowledged:
+    /// a request is answered only after its data is committed.
+    pub async fn shutdown_within(self, drain: Duration) -> StatsSnapshot {
         let _ = self.stop.send(true);
+        let deadline = tokio::time::Instant::now() + drain;
         for task in self.tasks {
-            let _ = task.await;
+            let abort = task.abort_handle();
+            if tokio::time::timeout_at(deadline, task).await.is_err() {
+                tracing::warn!("connections still open {drain:?} after stopping: closing them");
+                abort.abort();
+            }
         }
         self.shared.stats.snapshot()
     }

@@ -369,3 +369,33 @@ async fn trace_search_sees_http_ingest() {
     assert_eq!(page.traces[0].error_count, 2);
     running.stop().await;
 }
+
+#[tokio::test]
+async fn shutdown_does_not_wait_forever_for_a_client_that_stalls_mid_request() {
+    use tokio::io::AsyncWriteExt as _;
+    let running = Running::start().await;
+    // A client that announces a body and stops sending it half way: its request is
+    // in flight for as long as it likes.
+    let mut stalled = tokio::net::TcpStream::connect(running.receiver.http_addr().unwrap())
+        .await
+        .unwrap();
+    stalled
+        .write_all(
+            b"POST /v1/traces HTTP/1.1\r\nhost: x\r\ncontent-type: application/x-protobuf\r\n\
+              content-length: 100\r\n\r\n0123456789",
+        )
+        .await
+        .unwrap();
+    stalled.flush().await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let stopped = tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        running
+            .receiver
+            .shutdown_within(std::time::Duration::from_millis(500)),
+    )
+    .await;
+    assert!(stopped.is_ok(), "shutdown waited on the stalled request");
+    drop(stalled);
+    running.store.close().await.unwrap();
+}

@@ -1,6 +1,7 @@
 //! `switchyard ui`: the store and the receiver (as `serve` runs them), the clusters
 //! from the clusters file, and the HTTP API with the UI's files, for a browser.
 
+use std::future::IntoFuture as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -84,13 +85,26 @@ pub(super) async fn run(args: UiArgs) -> anyhow::Result<()> {
     // One line on stdout that scripts, tests and the desktop shell wait for and parse.
     println!("listening ui=http://{addr} {}", telemetry.addresses());
 
-    let served = axum::serve(listener, app)
+    let (stopping, mut stop_seen) = tokio::sync::watch::channel(false);
+    let serving = axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             wait_for_stop().await;
             // Live streams never end by themselves; end them so shutdown can finish.
             state.close_streams();
+            let _ = stopping.send(true);
         })
-        .await;
+        .into_future();
+    // A client that stalls in the middle of a request must not hold the console up.
+    let served = tokio::select! {
+        served = serving => served,
+        _ = async {
+            let _ = stop_seen.wait_for(|s| *s).await;
+            tokio::time::sleep(switchyard_receiver::DRAIN).await;
+        } => {
+            eprintln!("switchyard: connections still open after stopping: closing them");
+            Ok(())
+        }
+    };
     verdicts.abort();
     records.close().await;
     telemetry.stop().await?;
