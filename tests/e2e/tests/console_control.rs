@@ -64,6 +64,15 @@ async fn eventually<T>(
     }
 }
 
+/// The state `switchyard breakers` (with `args`) lists for breaker `name`.
+fn breaker_state(clusters: &Path, args: &[&str], name: &str) -> Option<Value> {
+    json(&switchyard(clusters, args))
+        .as_array()?
+        .iter()
+        .find(|b| b["name"] == name)
+        .map(|b| b["state"].clone())
+}
+
 /// The newest cumulative count of rejected calls of `breaker`, from the store.
 fn rejected_calls(clusters: &Path, db: &Path, breaker: &str) -> f64 {
     let output = switchyard(
@@ -196,13 +205,7 @@ async fn commands_from_the_cli_change_the_agent_the_live_view_and_the_store() {
     ));
     assert_eq!(tripped["outcome"], "ok");
     assert_eq!(tripped["result"]["state"], "forced_open");
-    let listed = json(&switchyard(&clusters, &["breakers", "--json"]));
-    let state = listed
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|b| b["name"] == payments.name.as_str())
-        .map(|b| b["state"].clone());
+    let state = breaker_state(&clusters, &["breakers", "--json"], &payments.name);
     assert_eq!(state, Some(Value::from("forced_open")));
 
     // The state stream brought the transition to the live view…
@@ -478,16 +481,11 @@ async fn commands_from_the_cli_change_the_agent_the_live_view_and_the_store() {
         &["trip", &payments.name, "--cluster", "prod", "--db", db_arg],
     ));
     assert!(view_only.contains("view-only"), "{view_only}");
-    let listed = json(&switchyard(
+    let state = breaker_state(
         &clusters,
         &["breakers", "--json", "--cluster", "prod"],
-    ));
-    let state = listed
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|b| b["name"] == payments.name.as_str())
-        .map(|b| b["state"].clone());
+        &payments.name,
+    );
     assert_eq!(
         state,
         Some(Value::from("closed")),

@@ -221,20 +221,24 @@ impl ClusterArg {
 async fn inventories(cluster: &ClusterConfig) -> anyhow::Result<Vec<AgentInventory>> {
     let mut all = Vec::new();
     for agent in &cluster.agents {
-        let client = connect(agent)
-            .await
-            .with_context(|| format!("agent {}", agent.endpoint))?;
-        let inventory = client
-            .inventory()
-            .await
-            .with_context(|| format!("agent {}", agent.endpoint))?;
-        let id = inventory
-            .identity
-            .as_ref()
-            .map_or_else(|| agent.endpoint.clone(), |i| i.agent_id.clone());
-        all.push(AgentInventory::from_proto(&cluster.name, &id, &inventory));
+        all.push(read_inventory(cluster, agent).await?);
     }
     Ok(all)
+}
+
+/// One agent's inventory, named by its id.
+async fn read_inventory(
+    cluster: &ClusterConfig,
+    agent: &AgentEndpoint,
+) -> anyhow::Result<AgentInventory> {
+    let context = || format!("agent {}", agent.endpoint);
+    let client = connect(agent).await.with_context(context)?;
+    let inventory = client.inventory().await.with_context(context)?;
+    let id = inventory
+        .identity
+        .as_ref()
+        .map_or_else(|| agent.endpoint.clone(), |i| i.agent_id.clone());
+    Ok(AgentInventory::from_proto(&cluster.name, &id, &inventory))
 }
 
 #[derive(Debug, Args)]
@@ -360,18 +364,8 @@ async fn live_once(clusters: &[ClusterConfig]) -> LiveState {
     let live = LiveState::default();
     for cluster in clusters {
         for agent in &cluster.agents {
-            if let Ok(client) = connect(agent).await
-                && let Ok(inventory) = client.inventory().await
-            {
-                let id = inventory
-                    .identity
-                    .as_ref()
-                    .map_or_else(|| agent.endpoint.clone(), |i| i.agent_id.clone());
-                live.set_inventory(
-                    &cluster.name,
-                    &agent.endpoint,
-                    AgentInventory::from_proto(&cluster.name, &id, &inventory),
-                );
+            if let Ok(inventory) = read_inventory(cluster, agent).await {
+                live.set_inventory(&cluster.name, &agent.endpoint, inventory);
             }
         }
     }

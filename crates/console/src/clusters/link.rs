@@ -104,7 +104,9 @@ impl Link {
             tokio::select! {
                 item = stream.next() => match item {
                     Some(Ok(change)) => {
-                        self.seen();
+                        // Noted here, published with the next refresh: a health event per
+                        // change would double the live stream for nothing.
+                        self.health.last_seen_unix_ms = Some(now_unix_ms());
                         self.apply(change).await;
                     }
                     Some(Err(e)) => return Err(format!("state stream: {e}")),
@@ -117,6 +119,7 @@ impl Link {
         }
     }
 
+    /// Records that the agent answered and publishes its health.
     fn seen(&mut self) {
         self.health.last_seen_unix_ms = Some(now_unix_ms());
         self.live.set_health(self.health.clone());

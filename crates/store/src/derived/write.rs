@@ -287,7 +287,8 @@ fn bind_saga_span(q: SqliteQuery<'_>, s: SagaSpanRow) -> SqliteQuery<'_> {
         .bind(s.span_row)
 }
 
-fn saga_span_from_row(row: &sqlx::sqlite::SqliteRow) -> sqlx::Result<SagaSpanRow> {
+/// A `saga_spans` row, as the writer's recompute and the queries read it.
+pub(crate) fn saga_span_from_row(row: &sqlx::sqlite::SqliteRow) -> sqlx::Result<SagaSpanRow> {
     Ok(SagaSpanRow {
         saga_id: row.try_get("saga_id")?,
         span_id: row.try_get("span_id")?,

@@ -1,10 +1,9 @@
 //! Saga instances, their spans and per-step results, from the derived tables.
 
-use sqlx::Row as _;
-
 use crate::Reader;
+use crate::derived::SagaSpanRow;
 use crate::derived::rollup::{HOUR_NANOS, hour_of};
-use crate::derived::{SagaSpanKind, SagaSpanRow};
+use crate::derived::write::saga_span_from_row;
 use crate::error::Result;
 
 /// Which saga instances to list. Newest first; with `failed_first`, failed
@@ -128,26 +127,7 @@ impl Reader {
         .fetch_all(self.pool())
         .await?;
         rows.iter()
-            .map(|row| {
-                Ok(SagaSpanRow {
-                    saga_id: row.try_get("saga_id")?,
-                    span_id: row.try_get("span_id")?,
-                    trace_id: row.try_get("trace_id")?,
-                    kind: SagaSpanKind::from_stored(row.try_get("kind")?),
-                    saga_name: row.try_get("saga_name")?,
-                    name: row.try_get("name")?,
-                    service_name: row.try_get("service_name")?,
-                    step_index: row.try_get("step_index")?,
-                    phase: row.try_get("phase")?,
-                    attempt: row.try_get("attempt")?,
-                    outcome: row.try_get("outcome")?,
-                    start_time: row.try_get("start_time")?,
-                    end_time: row.try_get("end_time")?,
-                    status_code: row.try_get("status_code")?,
-                    status_message: row.try_get("status_message")?,
-                    span_row: row.try_get("span_row")?,
-                })
-            })
+            .map(saga_span_from_row)
             .collect::<sqlx::Result<_>>()
             .map_err(Into::into)
     }
