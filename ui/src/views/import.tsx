@@ -1,0 +1,3 @@
+export function ImportDrop() {
+  return null;
+}
