@@ -1,0 +1,202 @@
+//! The desktop app end to end, in a real window: Xvfb, tauri-driver and WebKitWebDriver
+//! drive the built app, which starts its store, its receiver and the demo cluster.
+//!
+//! Needs `Xvfb`, `tauri-driver` and `WebKitWebDriver` (the test fails, saying how to
+//! install them, when one is missing), and `switchyard-agent` built beside the app.
+//! Screenshots of every view go to `<target>/screenshots/desktop/`.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use support::{Desktop, Display, Driver, Group, Session, procs};
+
+const APP: &str = env!("CARGO_BIN_EXE_switchyard-desktop");
+/// The demo must connect and report; the UI must load and ask.
+const STARTUP: Duration = Duration::from_secs(60);
+const SHORT: Duration = Duration::from_secs(20);
+
+fn screenshots() -> PathBuf {
+    let dir = support::target_dir(Path::new(APP)).join("screenshots/desktop");
+    std::fs::create_dir_all(&dir).expect("the screenshots folder");
+    dir
+}
+
+/// Waits until the overview shows the demo cluster's agent connected.
+#[track_caller]
+fn wait_for_demo(session: &Session) {
+    session.wait_for("[data-cluster=demo]", STARTUP);
+    session.wait_until("[data-testid=agent-health]", STARTUP, |s, e| {
+        s.text(e).trim() == "connected"
+    });
+}
+
+fn shoot(session: &Session, dir: &Path, name: &str) {
+    // Let the view's first answers arrive before the picture.
+    std::thread::sleep(Duration::from_millis(600));
+    let path = dir.join(format!("{name}.png"));
+    session.screenshot(&path);
+    println!("screenshot {}", path.display());
+}
+
+#[test]
+fn the_app_opens_on_the_demo_cluster_and_drives_it() {
+    let display = Display::start();
+    let desktop = Desktop::new(Path::new(APP));
+    let driver = Driver::start(&display, &desktop.launch);
+    let session = driver.session(&desktop.launch);
+    let shots = screenshots();
+    println!("screenshots in {}", shots.display());
+
+    wait_for_demo(&session);
+    session.wait_for("main[data-view=overview]", SHORT);
+    shoot(&session, &shots, "overview");
+
+    // The api command answers like the HTTP API, errors included.
+    let clusters = session.api("GET", "/api/clusters", None);
+    assert_eq!(clusters["status"], 200, "{clusters}");
+    assert!(clusters["contentType"].as_str().unwrap_or("").contains("json"));
+    assert!(clusters["body"].as_str().unwrap_or("").contains("\"demo\""), "{clusters}");
+    let missing = session.api("GET", "/api/no-such-endpoint", None);
+    assert_eq!(missing["status"], 404, "{missing}");
+
+    failed_saga(&session, &shots);
+    breaker_trip_and_reset(&session, &shots);
+    traces(&session, &shots);
+    for view in ["routes", "findings", "history", "settings"] {
+        open_view(&session, view);
+        shoot(&session, &shots, view);
+    }
+    session.delete();
+}
+
+/// Opens a view through its nav link and waits for it.
+#[track_caller]
+fn open_view(session: &Session, view: &str) {
+    let link = session.wait_for(&format!("a[data-nav={view}]"), SHORT);
+    session.click(&link);
+    session.wait_for(&format!("main[data-view={view}]"), SHORT);
+}
+
+/// The demo's checkout saga fails sometimes: open a failed one, check its failing step.
+fn failed_saga(session: &Session, shots: &Path) {
+    session.route("#/sagas?failed");
+    let row = session.wait_for("tr[data-saga-id]", STARTUP);
+    shoot(session, shots, "sagas");
+    let id = session.attribute(&row, "data-saga-id").expect("the row's saga id");
+    let listed = session.api("GET", "/api/sagas?failed&limit=500", None);
+    let sagas: Value = serde_json::from_str(listed["body"].as_str().unwrap_or("null")).unwrap();
+    let sagas = sagas.get("sagas").unwrap_or(&sagas).as_array().cloned().unwrap_or_default();
+    let saga = sagas
+        .iter()
+        .find(|s| s["saga_id"] == id.as_str())
+        .unwrap_or_else(|| panic!("saga {id} is not among the failed sagas the API lists"));
+    let failed_step = saga["failed_step"].as_str().unwrap_or_default().to_owned();
+
+    session.click(&row);
+    let flow = session.wait_for("[data-testid=saga-flow]", SHORT);
+    let shown = session.wait_for("[data-testid=failing-step]", SHORT);
+    assert_eq!(session.text(&shown).trim(), failed_step, "saga {id}'s failing step");
+    assert!(
+        !session.find_in(&flow, "[data-step-status=failed]").is_empty(),
+        "saga {id}'s flow marks no failed step"
+    );
+    shoot(session, shots, "saga");
+}
+
+/// Trips a closed breaker from the board, sees it open, resets it, sees it closed.
+fn breaker_trip_and_reset(session: &Session, shots: &Path) {
+    open_view(session, "breakers");
+    let closed = session.wait_until("[data-breaker]", STARTUP, |s, e| {
+        s.attribute(e, "data-state").as_deref() == Some("closed")
+    });
+    let name = session.attribute(&closed, "data-breaker").expect("a breaker name");
+    shoot(session, shots, "breakers");
+    let row = format!("[data-breaker=\"{name}\"]");
+    command(session, &row, "trip");
+    session.wait_until(&row, SHORT, |s, e| s.attribute(e, "data-state").as_deref() == Some("open"));
+    shoot(session, shots, "breaker-open");
+    command(session, &row, "reset");
+    session.wait_until(&row, SHORT, |s, e| {
+        s.attribute(e, "data-state").as_deref() == Some("closed")
+    });
+}
+
+/// Clicks `action` on the board row, confirms, reads the agent's answer, closes.
+#[track_caller]
+fn command(session: &Session, row: &str, action: &str) {
+    let row_element = session.wait_for(row, SHORT);
+    let button = session
+        .find_in(&row_element, &format!("button[data-action={action}]"))
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| panic!("no {action} button on {row}"));
+    session.click(&button);
+    let confirm = session.wait_for("[data-testid=confirm]", SHORT);
+    session.click(&confirm);
+    let answer = session.wait_for("[data-testid=answer]", SHORT);
+    assert!(!session.text(&answer).trim().is_empty(), "an empty answer to {action}");
+    let close = session.wait_for("[data-testid=close]", SHORT);
+    session.click(&close);
+}
+
+/// The trace search, then one trace's waterfall (the demo's traces).
+fn traces(session: &Session, shots: &Path) {
+    open_view(session, "traces");
+    shoot(session, shots, "traces");
+    let listed = session.api("GET", "/api/traces?limit=1", None);
+    let body: Value = serde_json::from_str(listed["body"].as_str().unwrap_or("null")).unwrap();
+    let trace_id = body["traces"][0]["trace_id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no trace in {body}"))
+        .to_owned();
+    session.route(&format!("#/traces/{trace_id}"));
+    session.wait_for("[data-testid=waterfall] [data-span-id]", SHORT);
+    shoot(session, shots, "trace");
+}
+
+/// A killed app leaves no demo cluster running: the kernel ends it with the app.
+#[test]
+fn a_killed_app_takes_its_demo_cluster_with_it() {
+    let display = Display::start();
+    let desktop = Desktop::new(Path::new(APP));
+    let mut app = Group::spawn(
+        "switchyard-desktop",
+        Command::new(APP)
+            .args(&desktop.launch.args)
+            .envs(desktop.launch.env.iter().map(|(k, v)| (k, v)))
+            .env("DISPLAY", display.env())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    );
+    let deadline = Instant::now() + STARTUP;
+    let agent = loop {
+        app.assert_running();
+        if let Some(pid) = procs::find(app.pid(), "switchyard-agent") {
+            break pid;
+        }
+        assert!(Instant::now() < deadline, "the app started no demo cluster");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    // SIGKILL: no exit handler runs; only the parent-death signal can end the demo.
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(app.pid() as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .expect("kill the app");
+    let _ = app.child.wait();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while procs::alive(agent) && !is_zombie(agent) {
+        assert!(Instant::now() < deadline, "the demo (pid {agent}) outlived the killed app");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn is_zombie(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| s.rsplit_once(')').is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')))
+        .unwrap_or(true)
+}
