@@ -9,11 +9,14 @@ const USAGE: &str = "\
 usage: cargo xtask <task>
 
 tasks:
-  test    install what the tests need (Debian packages), then fmt check,
-          clippy -D warnings, every test of the workspace, doc tests
-  run     build in release mode and run the console in browser mode
-          (`switchyard ui` on http://127.0.0.1:7788, OTLP on 127.0.0.1:4317/4318)
-          on the embedded demo cluster (`switchyard-agent demo`)
+  test    install what the tests need (Debian packages, tauri-driver, the UI's npm
+          packages), build the UI, then: the UI's unit tests, fmt check, clippy
+          -D warnings, every test of the workspace (the desktop app's window tests
+          under Xvfb among them), doc tests, the browser-mode tests in Chromium
+  run     install what is missing, build in release mode and open the desktop app,
+          which starts the bundled demo cluster and its own OTLP receiver
+          (127.0.0.1:4317/4318); without a display, the console in browser mode
+          (`switchyard ui` on http://127.0.0.1:7788) on the demo cluster
   bench   run the benchmarks whose figures the README quotes
   fmt     format the workspace
   proto   regenerate the control API's checked-in gRPC code from its .proto files";
@@ -23,10 +26,27 @@ tasks:
 /// nothing is left running and no test sees another's data.
 const TEST_PACKAGES: &[&str] = &["nats-server", "postgresql"];
 
+/// Debian packages that build and run the desktop app (Tauri 2 on webkit2gtk 4.1).
+const DESKTOP_PACKAGES: &[&str] = &[
+    "libwebkit2gtk-4.1-dev",
+    "libgtk-3-dev",
+    "librsvg2-dev",
+    "libayatana-appindicator3-dev",
+];
+
+/// Debian packages the window and browser tests drive: WebKitWebDriver (under
+/// tauri-driver), a virtual display, and Chromium for playwright-core.
+const UI_TEST_PACKAGES: &[&str] = &["webkit2gtk-driver", "xvfb", "xauth", "chromium"];
+
 /// Debian packages the benchmarks compare against (the gateway's bench runs nginx).
 const BENCH_PACKAGES: &[&str] = &["nginx"];
 
 fn main() -> anyhow::Result<()> {
+    // Paths below (ui/, target/) are the workspace's, wherever cargo was started.
+    let workspace = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .context("xtask lives inside the workspace")?;
+    std::env::set_current_dir(workspace)?;
     let task = std::env::args().nth(1).unwrap_or_default();
     match task.as_str() {
         "test" => test(),
@@ -60,7 +80,11 @@ fn proto() -> anyhow::Result<()> {
 }
 
 fn test() -> anyhow::Result<()> {
-    install_debian_packages(TEST_PACKAGES)?;
+    let packages: Vec<&str> = [TEST_PACKAGES, DESKTOP_PACKAGES, UI_TEST_PACKAGES].concat();
+    install_debian_packages(&packages)?;
+    install_tauri_driver()?;
+    build_ui()?;
+    npm(&["test"])?;
     cargo(&["fmt", "--all", "--check"])?;
     cargo(&[
         "clippy",
@@ -75,14 +99,108 @@ fn test() -> anyhow::Result<()> {
     } else {
         cargo(&["test", "--workspace", "--no-fail-fast"])?;
     }
-    cargo(&["test", "--workspace", "--doc"])
+    cargo(&["test", "--workspace", "--doc"])?;
+    // The browser-mode tests run the programs the workspace's test build just built.
+    let bin_dir = target_dir().join("debug");
+    npm_with_env(&["run", "e2e"], &[("SWITCHYARD_BIN_DIR", bin_dir.as_os_str())])
+}
+
+/// The cargo target directory (`CARGO_TARGET_DIR`, else `target`).
+fn target_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::PathBuf::from("target"))
+}
+
+/// The UI's npm packages (exactly the lock file's) and its build in `ui/dist`, which
+/// the desktop app embeds and `switchyard ui` serves.
+fn build_ui() -> anyhow::Result<()> {
+    npm(&["ci", "--no-audit", "--no-fund"])?;
+    npm(&["run", "build"])
+}
+
+fn npm(args: &[&str]) -> anyhow::Result<()> {
+    npm_with_env(args, &[])
+}
+
+fn npm_with_env(args: &[&str], env: &[(&str, &std::ffi::OsStr)]) -> anyhow::Result<()> {
+    eprintln!("xtask: (ui) npm {}", args.join(" "));
+    let status = Command::new("npm")
+        .args(args)
+        .current_dir("ui")
+        .envs(env.iter().copied())
+        .status()
+        .context("cannot run npm: install Node.js 20 or later with npm")?;
+    if !status.success() {
+        bail!("npm {} failed ({status})", args.join(" "));
+    }
+    Ok(())
+}
+
+/// `tauri-driver` (the WebDriver server for the desktop app's window tests), from
+/// crates.io, unless it is on the PATH or in cargo's bin dir already.
+fn install_tauri_driver() -> anyhow::Result<()> {
+    let found = Command::new("tauri-driver")
+        .arg("--help")
+        .output()
+        .is_ok_and(|o| o.status.success())
+        || cargo_bin_dir().is_some_and(|dir| dir.join("tauri-driver").is_file());
+    if found {
+        return Ok(());
+    }
+    cargo(&["install", "tauri-driver", "--version", "^2", "--locked"])
+}
+
+/// `$CARGO_HOME/bin`, else `~/.cargo/bin`.
+fn cargo_bin_dir() -> Option<std::path::PathBuf> {
+    std::env::var_os("CARGO_HOME")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".cargo")))
+        .map(|home| home.join("bin"))
+}
+
+/// The desktop app on the demo cluster it starts itself: a clusters file of this
+/// run's own (empty at first, so the app starts the bundled `switchyard-agent demo`
+/// beside it). Without a display, the console in browser mode instead.
+fn run() -> anyhow::Result<()> {
+    let has_display =
+        std::env::var_os("DISPLAY").is_some() || std::env::var_os("WAYLAND_DISPLAY").is_some();
+    if !has_display {
+        eprintln!("xtask: no display (DISPLAY is not set): running the console in browser mode");
+        return run_browser_mode();
+    }
+    install_debian_packages(DESKTOP_PACKAGES)?;
+    build_ui()?;
+    cargo(&[
+        "build",
+        "--release",
+        "--package",
+        "switchyard-desktop",
+        "--package",
+        "switchyard-agent",
+    ])?;
+    let bin = target_dir().join("release");
+    let dir = target_dir().join("xtask-run");
+    std::fs::create_dir_all(&dir)?;
+    let extra: Vec<String> = std::env::args().skip(2).skip_while(|a| a == "--").collect();
+    eprintln!("xtask: opening the desktop app on the demo cluster");
+    let status = Command::new(bin.join("switchyard-desktop"))
+        .args(&extra)
+        .env("SWITCHYARD_CLUSTERS", dir.join("clusters.toml"))
+        .status()
+        .context("cannot start switchyard-desktop")?;
+    if !status.success() {
+        bail!("switchyard-desktop exited with {status}");
+    }
+    Ok(())
 }
 
 /// The console in browser mode on the embedded demo cluster: builds both programs
 /// (release), starts `switchyard-agent demo` (exporting to the console's receiver),
 /// registers it as the cluster `demo` in a clusters file of this run's own, then runs
 /// `switchyard ui` until Ctrl-C and stops the demo.
-fn run() -> anyhow::Result<()> {
+fn run_browser_mode() -> anyhow::Result<()> {
+    build_ui()?;
     cargo(&[
         "build",
         "--release",
@@ -91,9 +209,8 @@ fn run() -> anyhow::Result<()> {
         "--package",
         "switchyard-agent",
     ])?;
-    let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".to_owned());
-    let bin = std::path::Path::new(&target).join("release");
-    let dir = std::path::Path::new(&target).join("xtask-run");
+    let bin = target_dir().join("release");
+    let dir = target_dir().join("xtask-run-browser");
     std::fs::create_dir_all(&dir)?;
     let clusters = dir.join("clusters.toml");
     let _ = std::fs::remove_file(&clusters);
@@ -124,7 +241,7 @@ fn run() -> anyhow::Result<()> {
     );
     let ui = match added {
         Ok(status) if status.success() => Command::new(bin.join("switchyard"))
-            .arg("ui")
+            .args(["ui", "--ui-dir", "ui/dist"])
             .args(&extra)
             .env("SWITCHYARD_CLUSTERS", &clusters)
             .status()

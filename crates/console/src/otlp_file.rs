@@ -121,6 +121,50 @@ pub fn parse(name: &str, text: &[u8]) -> Result<FileContents, OtlpFileError> {
     Ok(contents)
 }
 
+/// Items per transaction when importing: small requests are grouped.
+const IMPORT_GROUP_ITEMS: usize = 20_000;
+
+/// What an import stored.
+#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Imported {
+    pub requests: usize,
+    pub spans: usize,
+    pub metric_points: usize,
+    pub log_records: usize,
+    /// Items the store refused (the messages are in `refused_messages`).
+    pub refused: u64,
+    pub refused_messages: Vec<String>,
+}
+
+/// Stores what a file holds, small requests grouped into larger transactions (each
+/// waits for its commit). An error stops the import; what was committed before it stays.
+pub async fn store(
+    ingest: &switchyard_store::Ingest,
+    contents: FileContents,
+) -> Result<Imported, switchyard_store::IngestError> {
+    let mut imported = Imported {
+        requests: contents.requests,
+        ..Imported::default()
+    };
+    let mut group = Batch::default();
+    for batch in contents.batches {
+        imported.spans += batch.span_count();
+        imported.metric_points += batch.point_count();
+        imported.log_records += batch.log_count();
+        let rejected = batch.rejected();
+        imported.refused += rejected.spans + rejected.data_points + rejected.log_records;
+        if !rejected.message.is_empty() {
+            imported.refused_messages.push(rejected.message.clone());
+        }
+        group.append(batch);
+        if group.item_count() >= IMPORT_GROUP_ITEMS {
+            ingest.submit(std::mem::take(&mut group)).await?;
+        }
+    }
+    ingest.submit(group).await?;
+    Ok(imported)
+}
+
 /// A trace request in OTLP JSON, on one line (so the output is also a valid
 /// line of a Collector file-exporter file).
 pub fn to_json_line(request: &ExportTraceServiceRequest) -> String {

@@ -15,20 +15,24 @@ pub mod extract;
 mod live;
 mod models;
 mod plots;
+mod settings;
 mod stream;
 mod telemetry;
+mod transfer;
 mod ui_files;
 
 use std::sync::Arc;
 
 use axum::Router;
 use axum::middleware;
-use switchyard_store::Reader;
 use switchyard_store::records::Records;
+use switchyard_store::{Ingest, Reader};
 use tokio::sync::watch;
 
 pub use auth::{Access, AccessError};
 pub use error::ApiError;
+pub use settings::SettingsState;
+pub use stream::live_frames;
 pub use ui_files::UiFiles;
 
 use crate::clusters::Clusters;
@@ -39,6 +43,10 @@ pub struct AppState {
     pub clusters: Arc<Clusters>,
     pub reader: Reader,
     pub records: Records,
+    /// The writer's queue, for imports; `None` when another process receives.
+    ingest: Option<Ingest>,
+    /// The saved settings; `None` in a console that keeps none (tests).
+    settings: Option<Arc<SettingsState>>,
     stop: Arc<watch::Sender<bool>>,
 }
 
@@ -48,8 +56,22 @@ impl AppState {
             clusters,
             reader,
             records,
+            ingest: None,
+            settings: None,
             stop: Arc::new(watch::channel(false).0),
         }
+    }
+
+    /// Imports (`POST /api/import`) go to `ingest`.
+    pub fn with_ingest(mut self, ingest: Ingest) -> AppState {
+        self.ingest = Some(ingest);
+        self
+    }
+
+    /// `/api/settings` reads and saves `settings`.
+    pub fn with_settings(mut self, settings: SettingsState) -> AppState {
+        self.settings = Some(Arc::new(settings));
+        self
     }
 
     /// Ends every open live stream (before a graceful shutdown, which would otherwise
@@ -74,6 +96,8 @@ pub fn router(state: AppState, access: Access, ui: &UiFiles) -> Router {
         .merge(plots::routes())
         .merge(telemetry::routes())
         .merge(models::routes())
+        .merge(transfer::routes())
+        .merge(settings::routes())
         .fallback(unknown_endpoint)
         .with_state(state)
         .layer(middleware::from_fn_with_state(access, auth::require));

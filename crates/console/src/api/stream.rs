@@ -33,18 +33,27 @@ pub(crate) fn routes() -> Router<AppState> {
 }
 
 async fn live(State(state): State<AppState>) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    let ready = stream::once(async { ("ready".to_owned(), json!({"type": "ready"})) });
+    let events = ready
+        .chain(live_frames(&state))
+        .map(|(name, value)| Ok(event(&name, &value)));
+    Sse::new(events).keep_alive(KeepAlive::new().interval(KEEP_ALIVE))
+}
+
+/// Every change of the live view from now on as `(name, data)`, the SSE stream's
+/// events (without `ready`); it ends when the console stops. The desktop app forwards
+/// the same frames over IPC.
+pub fn live_frames(state: &AppState) -> impl Stream<Item = (String, Value)> + Send + use<> {
     let changes = state.clusters.live().subscribe();
-    let ready = stream::once(async { event("ready", &json!({"type": "ready"})) });
     let rest = stream::unfold(changes, |mut changes| async move {
-        let (name, value) = frame(changes.recv().await)?;
-        Some((event(&name, &value), changes))
+        let frame = frame(changes.recv().await)?;
+        Some((frame, changes))
     });
     let mut stopping = state.stopping();
     let stop = async move {
         let _ = stopping.wait_for(|stop| *stop).await;
     };
-    let events = ready.chain(rest).take_until(stop).map(Ok);
-    Sse::new(events).keep_alive(KeepAlive::new().interval(KEEP_ALIVE))
+    rest.take_until(stop)
 }
 
 /// The SSE event's name and data for what the subscription gave; `None` ends the stream.

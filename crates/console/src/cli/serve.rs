@@ -3,6 +3,8 @@
 use clap::Args;
 
 use super::telemetry::{TelemetryArgs, wait_for_stop};
+use crate::runtime::Telemetry;
+use crate::settings::SettingsFile;
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -11,7 +13,8 @@ pub struct ServeArgs {
 }
 
 pub(super) async fn run(args: ServeArgs) -> anyhow::Result<()> {
-    let telemetry = args.telemetry.start().await?;
+    let settings = SettingsFile::load_default()?;
+    let telemetry = Telemetry::start(args.telemetry.options(settings.settings())?).await?;
     telemetry.announce();
     // One line on stdout that scripts and tests can wait for and parse.
     println!("listening {}", telemetry.addresses());

@@ -1,29 +1,28 @@
-//! The store and the OTLP receiver, started and stopped together: what `serve` runs
-//! headless and `ui` runs under the API.
+//! The flags for the store and the OTLP receiver that `serve` and `ui` share, turned
+//! into the runtime's options over the saved settings.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::time::Duration;
 
-use anyhow::{Context as _, bail};
+use anyhow::Context as _;
 use clap::{Args, ValueEnum};
-use switchyard_receiver::{ApiKeys, Receiver, ReceiverConfig};
-use switchyard_store::records::Records;
-use switchyard_store::{Durability, Reader, Retention, Store, StoreConfig};
+use switchyard_receiver::ApiKeys;
+use switchyard_store::Durability;
 
-use super::{DbArg, parse_duration};
+use super::DbArg;
+use crate::runtime::{ReceiverOptions, TelemetryOptions, retention};
+use crate::settings::{Settings, parse_retention_age};
 
 /// Where telemetry is received and how it is kept.
 #[derive(Debug, Args)]
 pub(super) struct TelemetryArgs {
     #[command(flatten)]
     db: DbArg,
-    /// OTLP/gRPC listen address.
-    #[arg(long, value_name = "ADDR", default_value = switchyard_receiver::DEFAULT_GRPC_ADDR)]
-    otlp_grpc: SocketAddr,
-    /// OTLP/HTTP listen address.
-    #[arg(long, value_name = "ADDR", default_value = switchyard_receiver::DEFAULT_HTTP_ADDR)]
-    otlp_http: SocketAddr,
+    /// OTLP/gRPC listen address [default: from the saved settings, else 127.0.0.1:4317]
+    #[arg(long, value_name = "ADDR")]
+    otlp_grpc: Option<SocketAddr>,
+    /// OTLP/HTTP listen address [default: from the saved settings, else 127.0.0.1:4318]
+    #[arg(long, value_name = "ADDR")]
+    otlp_http: Option<SocketAddr>,
     /// Require this key in the x-otlp-api-key header or metadata.
     #[arg(
         long,
@@ -46,12 +45,14 @@ pub(super) struct TelemetryArgs {
     /// Largest request body accepted, in bytes (also after decompression).
     #[arg(long, value_name = "BYTES", default_value_t = 16 << 20)]
     max_body_bytes: usize,
-    /// Delete telemetry older than this (e.g. 7days); `off` keeps everything.
-    #[arg(long, value_name = "DURATION", default_value = "7days", value_parser = parse_retention_age)]
-    retention_age: RetentionAge,
-    /// Keep the database under this many MiB; 0 for no limit.
-    #[arg(long, value_name = "MIB", default_value_t = 2048)]
-    retention_size_mib: u64,
+    /// Delete telemetry older than this (e.g. 7days); `off` keeps everything
+    /// [default: from the saved settings, else 7days]
+    #[arg(long, value_name = "DURATION", value_parser = check_retention_age)]
+    retention_age: Option<String>,
+    /// Keep the database under this many MiB; 0 for no limit [default: from the saved
+    /// settings, else 2048]
+    #[arg(long, value_name = "MIB")]
+    retention_size_mib: Option<u64>,
     /// `normal` survives a killed process; `full` also survives a power cut, slower.
     #[arg(long, value_enum, default_value_t = DurabilityArg::Normal)]
     durability: DurabilityArg,
@@ -63,139 +64,39 @@ enum DurabilityArg {
     Full,
 }
 
-/// A maximum age, or none (`off`). A newtype: clap reads `Option<_>` fields as "may be absent".
-#[derive(Debug, Clone, Copy)]
-struct RetentionAge(Option<Duration>);
-
-fn parse_retention_age(s: &str) -> Result<RetentionAge, String> {
-    if s == "off" {
-        Ok(RetentionAge(None))
-    } else {
-        parse_duration(s).map(|d| RetentionAge(Some(d)))
-    }
-}
-
-/// The store (and the receiver feeding it) while they run.
-#[derive(Debug)]
-pub(super) struct Telemetry {
-    path: PathBuf,
-    /// The writer and the receiver; `None` when another process receives into the file.
-    receiving: Option<(Store, Receiver)>,
-    reader: Reader,
+fn check_retention_age(s: &str) -> Result<String, String> {
+    parse_retention_age(s).map(|_| s.to_owned())
 }
 
 impl TelemetryArgs {
-    /// Opens the store and starts the receiver.
-    pub(super) async fn start(self) -> anyhow::Result<Telemetry> {
-        let api_keys = ApiKeys::new(self.api_key, self.api_key_secondary);
-        let remote = [self.otlp_grpc, self.otlp_http]
-            .iter()
-            .any(|a| !a.ip().is_loopback());
-        if remote && !api_keys.is_enabled() && !self.allow_unauthenticated {
-            bail!(
-                "refusing to receive OTLP beyond loopback without an API key: \
-                 set --api-key (or SWITCHYARD_OTLP_API_KEY), or pass --allow-unauthenticated"
-            );
-        }
-
-        let path = self.db.path();
-        let mut config = StoreConfig::new(&path);
-        config.durability = match self.durability {
-            DurabilityArg::Normal => Durability::Normal,
-            DurabilityArg::Full => Durability::Full,
-        };
-        config.retention = Retention {
-            max_age: self.retention_age.0,
-            max_bytes: (self.retention_size_mib > 0).then_some(self.retention_size_mib << 20),
-            ..Retention::default()
-        };
-        let store = Store::open(config)
-            .await
-            .with_context(|| format!("cannot open the store at {}", path.display()))?;
-        let receiver_config = ReceiverConfig {
-            grpc: Some(self.otlp_grpc),
-            http: Some(self.otlp_http),
+    /// The options these flags ask for; where a flag is not given, the saved settings
+    /// decide, then the built-in defaults.
+    pub(super) fn options(self, settings: &Settings) -> anyhow::Result<TelemetryOptions> {
+        let saved = settings.resolved();
+        let receiver = ReceiverOptions {
+            grpc: self
+                .otlp_grpc
+                .or(saved.otlp_grpc)
+                .context("no gRPC address")?,
+            http: self
+                .otlp_http
+                .or(saved.otlp_http)
+                .context("no HTTP address")?,
             max_body_bytes: self.max_body_bytes,
-            api_keys,
-            ..ReceiverConfig::default()
+            api_keys: ApiKeys::new(self.api_key, self.api_key_secondary),
+            allow_unauthenticated: self.allow_unauthenticated,
         };
-        let receiver = match Receiver::start(receiver_config, store.ingest()).await {
-            Ok(receiver) => receiver,
-            Err(e) => {
-                store.close().await?;
-                return Err(e.into());
-            }
-        };
-        Ok(Telemetry {
-            path,
-            reader: store.reader().clone(),
-            receiving: Some((store, receiver)),
+        let age = self.retention_age.unwrap_or(saved.retention_age);
+        let size = self.retention_size_mib.unwrap_or(saved.retention_size_mib);
+        Ok(TelemetryOptions {
+            db: self.db.path(),
+            receiver: Some(receiver),
+            durability: match self.durability {
+                DurabilityArg::Normal => Durability::Normal,
+                DurabilityArg::Full => Durability::Full,
+            },
+            retention: retention(&age, size).map_err(anyhow::Error::msg)?,
         })
-    }
-
-    /// Opens the store file for reading only (creating it if needed): another process
-    /// receives into it.
-    pub(super) async fn open_without_receiver(self) -> anyhow::Result<Telemetry> {
-        let path = self.db.path();
-        // Opening the records creates the file and its schema if it is new.
-        Records::open(&path)
-            .await
-            .with_context(|| format!("cannot open the store at {}", path.display()))?
-            .close()
-            .await;
-        let reader = Reader::open(&path).await?;
-        Ok(Telemetry {
-            path,
-            receiving: None,
-            reader,
-        })
-    }
-}
-
-impl Telemetry {
-    /// The store file.
-    pub(super) fn path(&self) -> &std::path::Path {
-        &self.path
-    }
-
-    pub(super) fn reader(&self) -> &Reader {
-        &self.reader
-    }
-
-    /// `otlp-grpc=ADDR otlp-http=ADDR` (`-` when not receiving), for the ready line.
-    pub(super) fn addresses(&self) -> String {
-        let receiver = self.receiving.as_ref().map(|(_, r)| r);
-        let show = |a: Option<SocketAddr>| a.map_or("-".to_owned(), |a| a.to_string());
-        format!(
-            "otlp-grpc={} otlp-http={}",
-            show(receiver.and_then(Receiver::grpc_addr)),
-            show(receiver.and_then(Receiver::http_addr))
-        )
-    }
-
-    pub(super) fn announce(&self) {
-        eprintln!("switchyard: storing telemetry in {}", self.path.display());
-    }
-
-    /// Finishes the requests in flight, commits and closes the store.
-    pub(super) async fn stop(self) -> anyhow::Result<()> {
-        let Some((store, receiver)) = self.receiving else {
-            return Ok(());
-        };
-        eprintln!("switchyard: stopping; finishing the requests in flight");
-        let stats = receiver.shutdown().await;
-        store.close().await?;
-        eprintln!(
-            "switchyard: stored {} spans, {} data points, {} log records; refused {} requests \
-             (retry later), {} invalid, {} unauthenticated",
-            stats.spans,
-            stats.data_points,
-            stats.log_records,
-            stats.refused_requests,
-            stats.invalid_requests,
-            stats.unauthenticated_requests
-        );
-        Ok(())
     }
 }
 

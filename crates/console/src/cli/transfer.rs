@@ -4,13 +4,10 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
-use switchyard_store::{Batch, Reader, Store, StoreConfig, parse_trace_id};
+use switchyard_store::{Reader, Store, StoreConfig, parse_trace_id};
 
 use super::DbArg;
 use crate::otlp_file;
-
-/// Items per transaction when importing: small requests are grouped.
-const IMPORT_GROUP_ITEMS: usize = 20_000;
 
 #[derive(Debug, Args)]
 pub struct ImportArgs {
@@ -31,28 +28,22 @@ pub(super) async fn import(args: ImportArgs) -> anyhow::Result<()> {
     let ingest = store.ingest();
     let result = async {
         for (file, contents) in contents {
-            let (mut spans, mut points, mut logs, mut rejected) = (0, 0, 0, 0);
-            let mut group = Batch::default();
-            for batch in contents.batches {
-                spans += batch.span_count();
-                points += batch.point_count();
-                logs += batch.log_count();
-                let r = batch.rejected();
-                rejected += r.spans + r.data_points + r.log_records;
-                if !r.message.is_empty() {
-                    eprintln!("{}: refused: {}", file.display(), r.message);
-                }
-                group.append(batch);
-                if group.item_count() >= IMPORT_GROUP_ITEMS {
-                    ingest.submit(std::mem::take(&mut group)).await?;
-                }
+            let imported = otlp_file::store(&ingest, contents).await?;
+            for message in &imported.refused_messages {
+                eprintln!("{}: refused: {message}", file.display());
             }
-            ingest.submit(group).await?;
             println!(
-                "{}: imported {spans} spans, {points} data points, {logs} log records from {} requests{}",
+                "{}: imported {} spans, {} data points, {} log records from {} requests{}",
                 file.display(),
-                contents.requests,
-                if rejected > 0 { format!(" ({rejected} refused)") } else { String::new() }
+                imported.spans,
+                imported.metric_points,
+                imported.log_records,
+                imported.requests,
+                if imported.refused > 0 {
+                    format!(" ({} refused)", imported.refused)
+                } else {
+                    String::new()
+                }
             );
         }
         anyhow::Ok(())

@@ -4,21 +4,18 @@
 use std::future::IntoFuture as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::Args;
-use switchyard_store::records::Records;
 
 use super::telemetry::{TelemetryArgs, wait_for_stop};
-use crate::api::{self, Access, AppState, UiFiles};
-use crate::closed_loop::ClosedLoop;
-use crate::clusters::{Clusters, ClustersFile, Secret};
+use crate::api::{Access, UiFiles};
+use crate::clusters::{ClustersFile, Secret};
+use crate::runtime::{Runtime, RuntimeOptions};
+use crate::settings::SettingsFile;
 
 /// Where the UI is found when `--ui-dir` is not given (relative to the working dir).
 const DEFAULT_UI_DIR: &str = "ui/dist";
-/// How often commands without a verdict are checked against the telemetry.
-const VERDICT_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
 
 #[derive(Debug, Args)]
 pub struct UiArgs {
@@ -47,32 +44,27 @@ pub(super) async fn run(args: UiArgs) -> anyhow::Result<()> {
     // Everything that can be refused is checked before anything starts.
     let access = Access::new(args.listen, args.token.map(Secret::new))?;
     let ui = UiFiles::choose(args.ui_dir.as_deref(), Path::new(DEFAULT_UI_DIR))?;
-    let clusters_file = ClustersFile::load(ClustersFile::default_path()?)?;
+    let clusters = ClustersFile::load(ClustersFile::default_path()?)?;
+    let settings = SettingsFile::load_default()?;
+    let mut telemetry = args.telemetry.options(settings.settings())?;
+    if args.no_receiver {
+        telemetry.receiver = None;
+    }
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let addr = listener.local_addr()?;
 
-    let telemetry = if args.no_receiver {
-        args.telemetry.open_without_receiver().await?
-    } else {
-        args.telemetry.start().await?
-    };
-    let records = match Records::open(telemetry.path()).await {
-        Ok(records) => records,
-        Err(e) => {
-            telemetry.stop().await?;
-            return Err(e.into());
-        }
-    };
-    let clusters = Arc::new(Clusters::start(clusters_file, Some(records.clone())));
-    // Every command gets its closed-loop verdict while the console runs.
-    let verdicts = ClosedLoop::new(records.clone(), telemetry.reader().clone())
-        .spawn(clusters.live().clone(), VERDICT_EVERY);
-    let state = AppState::new(clusters, telemetry.reader().clone(), records.clone());
-    let app = api::router(state.clone(), access.clone(), &ui);
+    let runtime = Runtime::start(RuntimeOptions {
+        telemetry,
+        clusters,
+        settings,
+    })
+    .await?;
+    let app = runtime.router(access.clone(), &ui);
+    let state = runtime.state().clone();
 
-    telemetry.announce();
+    runtime.announce();
     if let UiFiles::Missing = ui {
         eprintln!(
             "switchyard: the UI is not built ({DEFAULT_UI_DIR} has no index.html); \
@@ -82,8 +74,8 @@ pub(super) async fn run(args: UiArgs) -> anyhow::Result<()> {
     if access.needs_token() {
         eprintln!("switchyard: the API requires the token (Authorization: Bearer, or ?token=)");
     }
-    // One line on stdout that scripts, tests and the desktop shell wait for and parse.
-    println!("listening ui=http://{addr} {}", telemetry.addresses());
+    // One line on stdout that scripts and tests wait for and parse.
+    println!("listening ui=http://{addr} {}", runtime.addresses());
 
     let (stopping, mut stop_seen) = tokio::sync::watch::channel(false);
     let serving = axum::serve(listener, app)
@@ -105,8 +97,6 @@ pub(super) async fn run(args: UiArgs) -> anyhow::Result<()> {
             Ok(())
         }
     };
-    verdicts.abort();
-    records.close().await;
-    telemetry.stop().await?;
+    runtime.stop().await?;
     served.context("the API server failed")
 }

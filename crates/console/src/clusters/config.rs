@@ -224,43 +224,18 @@ impl ClustersFile {
         Ok(removed)
     }
 
-    /// Writes the file: a temporary file beside it, owner-only, renamed over it, so a
-    /// crash leaves the old file or the new one, never half of one.
+    /// Writes the file atomically, owner-only (it holds tokens).
     fn save(&self) -> Result<(), ClustersError> {
         let write_error = |source| ClustersError::Write {
             path: self.path.clone(),
             source,
         };
-        if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(write_error)?;
-        }
         let text = toml::to_string_pretty(&FileContents {
             clusters: self.clusters.clone(),
         })
         .map_err(|e| write_error(std::io::Error::other(e)))?;
-        let temporary = self.path.with_extension("toml.tmp");
-        write_private(&temporary, text.as_bytes()).map_err(write_error)?;
-        std::fs::rename(&temporary, &self.path).map_err(write_error)
+        crate::config_file::write_atomically(&self.path, &text).map_err(write_error)
     }
-}
-
-#[cfg(unix)]
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write as _;
-    use std::os::unix::fs::OpenOptionsExt as _;
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)?;
-    file.write_all(bytes)?;
-    file.sync_all()
-}
-
-#[cfg(not(unix))]
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    std::fs::write(path, bytes)
 }
 
 #[cfg(test)]
