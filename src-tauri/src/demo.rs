@@ -16,7 +16,12 @@ use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use rand::distr::{Alphanumeric, SampleString as _};
+use switchyard_console::clusters::{
+    AgentEndpoint, ClusterConfig, ClustersError, ClustersFile, Secret,
+};
 use switchyard_console::runtime::Runtime;
 
 /// The demo cluster's name in the console.
@@ -65,7 +70,7 @@ pub struct Demo {
     stop: mpsc::Sender<()>,
     keeper: Option<JoinHandle<()>>,
     /// The cluster went into the clusters file and must leave it on exit.
-    in_file: std::sync::atomic::AtomicBool,
+    in_file: AtomicBool,
 }
 
 impl Demo {
@@ -73,7 +78,13 @@ impl Demo {
     pub fn start(agent: &Path, otlp_grpc: Option<SocketAddr>) -> Result<Demo, DemoError> {
         let token = Alphanumeric.sample_string(&mut rand::rng(), 32);
         let otlp = otlp_grpc
-            .map(|addr| format!("http://{addr}"))
+            .map(|mut addr| {
+                // Listening everywhere: the demo is on this machine.
+                if addr.ip().is_unspecified() {
+                    addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+                }
+                format!("http://{addr}")
+            })
             .ok_or_else(|| DemoError::Announce("the app receives no OTLP/gRPC".into()))?;
         let mut command = parent_death_command(agent);
         command
@@ -106,37 +117,46 @@ impl Demo {
             announced,
             stop,
             keeper: Some(keeper),
-            in_file: std::sync::atomic::AtomicBool::new(false),
+            in_file: AtomicBool::new(false),
         })
     }
 
-    /// Adds the cluster `demo` to the runtime for this run.
+    fn endpoint(&self) -> String {
+        format!("http://{}", self.announced.control)
+    }
+
+    /// Adds the cluster `demo` for this run. The console keeps clusters in the clusters
+    /// file only, so it goes there, with a marker beside it saying it is this app's (a
+    /// killed app cannot remove it; the next launch does, see [`forget_stale`]).
     pub fn register(&self, runtime: &Runtime) -> Result<(), DemoError> {
-        let cluster = switchyard_console::clusters::config::ClusterConfig {
+        let clusters = &runtime.state().clusters;
+        let cluster = ClusterConfig {
             name: DEMO_CLUSTER.to_owned(),
             view_only: false,
-            agents: vec![switchyard_console::clusters::config::AgentEndpoint {
-                endpoint: format!("http://{}", self.announced.control),
-                token: switchyard_console::clusters::config::Secret::new(
-                    self.announced.token.clone(),
-                ),
+            agents: vec![AgentEndpoint {
+                endpoint: self.endpoint(),
+                token: Secret::new(self.announced.token.clone()),
                 tls: None,
             }],
         };
-        runtime
-            .clusters()
+        let marker = marker_path().map_err(|e| DemoError::Register(e.to_string()))?;
+        std::fs::write(&marker, self.endpoint())
+            .map_err(|e| DemoError::Register(format!("{}: {e}", marker.display())))?;
+        clusters
             .add(cluster)
             .map_err(|e| DemoError::Register(e.to_string()))?;
-        self.in_file
-            .store(true, std::sync::atomic::Ordering::SeqCst);
+        self.in_file.store(true, Ordering::SeqCst);
         Ok(())
     }
 
     /// Removes the cluster again and ends the child.
     pub fn stop(mut self, runtime: &Runtime) {
-        if self.in_file.load(std::sync::atomic::Ordering::SeqCst) {
-            if let Err(e) = runtime.clusters().remove(DEMO_CLUSTER) {
+        if self.in_file.load(Ordering::SeqCst) {
+            if let Err(e) = runtime.state().clusters.remove(DEMO_CLUSTER) {
                 tracing::warn!("cannot remove the demo cluster: {e}");
+            }
+            if let Ok(marker) = marker_path() {
+                let _ = std::fs::remove_file(marker);
             }
         }
         let _ = self.stop.send(());
@@ -150,6 +170,35 @@ impl Drop for Demo {
     fn drop(&mut self) {
         let _ = self.stop.send(());
     }
+}
+
+/// Beside the clusters file: the endpoint of the demo cluster this app put in it.
+fn marker_path() -> Result<PathBuf, ClustersError> {
+    let mut path = ClustersFile::default_path()?.into_os_string();
+    path.push(".demo");
+    Ok(PathBuf::from(path))
+}
+
+/// Removes a demo cluster a killed app left in the clusters file (its marker says so,
+/// and the endpoint matches), so this launch starts a fresh demo.
+pub fn forget_stale(clusters: &mut ClustersFile) {
+    let Ok(marker) = marker_path() else { return };
+    let Ok(endpoint) = std::fs::read_to_string(&marker) else {
+        return;
+    };
+    let ours = clusters
+        .get(DEMO_CLUSTER)
+        .is_some_and(|c| c.agents.iter().any(|a| a.endpoint == endpoint));
+    if ours {
+        match clusters.remove(DEMO_CLUSTER) {
+            Ok(_) => tracing::info!("removed the demo cluster a previous run left"),
+            Err(e) => {
+                tracing::warn!("cannot remove the previous run's demo cluster: {e}");
+                return;
+            }
+        }
+    }
+    let _ = std::fs::remove_file(marker);
 }
 
 /// `setpriv --pdeathsig KILL -- agent` where util-linux's setpriv exists, else `agent`.

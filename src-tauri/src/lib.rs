@@ -12,29 +12,32 @@ pub mod demo;
 pub mod options;
 
 use std::process::ExitCode;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
+use switchyard_console::clusters::ClustersFile;
 use switchyard_console::runtime::Runtime;
 use tauri::{Manager as _, RunEvent};
 use tokio::sync::watch;
 
 pub use options::Options;
 
-/// What the window talks to, once it has started (or why it could not).
+/// The runtime once started, or why it did not start.
 pub type Started = Result<Arc<Runtime>, String>;
 
-/// The app's state, managed by Tauri: the runtime as soon as it is up.
+/// The app's state, managed by Tauri.
 #[derive(Debug)]
 pub struct Shell {
-    started: watch::Receiver<Option<Started>>,
-    demo: std::sync::Mutex<Option<demo::Demo>>,
+    /// `None` while starting.
+    started: watch::Sender<Option<Started>>,
+    demo: Mutex<Option<demo::Demo>>,
 }
 
 impl Shell {
-    /// The runtime, waiting for it to start; the start's error if it failed.
+    /// The runtime, once it has started (the window opens before it has).
     pub async fn runtime(&self) -> Started {
-        let mut started = self.started.clone();
+        let mut started = self.started.subscribe();
         let started = started
             .wait_for(Option::is_some)
             .await
@@ -48,7 +51,7 @@ pub fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "warn,switchyard=info,switchyard_desktop=info".into()),
+                .unwrap_or_else(|_| "warn,switchyard_desktop=info".into()),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -67,17 +70,21 @@ pub fn main() -> ExitCode {
 
 /// Builds and runs the app with `options`.
 pub fn run(options: Options) -> anyhow::Result<()> {
-    let (started_tx, started) = watch::channel(None);
     let app = tauri::Builder::default()
         .manage(Shell {
-            started,
-            demo: std::sync::Mutex::new(None),
+            started: watch::channel(None).0,
+            demo: Mutex::new(None),
         })
         .invoke_handler(tauri::generate_handler![bridge::api])
         .setup(move |app| {
+            // The window opens at once; the UI's requests wait for the runtime. Started on
+            // a thread of its own: `Runtime::start`'s future is not `Send` (sqlx's
+            // higher-ranked lifetimes), and the demo's start blocks while it waits.
             let handle = app.handle().clone();
-            // The window opens at once; the UI's requests wait for the runtime.
-            tauri::async_runtime::spawn(start(handle, options, started_tx));
+            std::thread::Builder::new()
+                .name("console-start".into())
+                .spawn(move || tauri::async_runtime::block_on(start(handle, options)))?;
+            stop_on_signals(app.handle().clone());
             Ok(())
         })
         .build(tauri::generate_context!())
@@ -91,53 +98,76 @@ pub fn run(options: Options) -> anyhow::Result<()> {
 }
 
 /// Starts the runtime, then the demo cluster if there is no other, then the live feed.
-async fn start(
-    app: tauri::AppHandle,
-    options: Options,
-    started: watch::Sender<Option<Started>>,
-) {
-    stop_on_signals(app.clone());
-    let runtime = match Runtime::start(options.runtime()).await {
-        Ok(runtime) => Arc::new(runtime),
+async fn start(app: tauri::AppHandle, options: Options) {
+    let shell = app.state::<Shell>();
+    let started = match start_runtime(&app, &options).await {
+        Ok(runtime) => Ok(runtime),
         Err(e) => {
             tracing::error!("the console did not start: {e:#}");
-            started.send_replace(Some(Err(format!("the console did not start: {e:#}"))));
-            return;
+            Err(format!("the console did not start: {e:#}"))
         }
     };
-    if options.demo && runtime.clusters().list().is_empty() {
-        match demo::Demo::start(&options.agent_path(), runtime.addresses().otlp_grpc) {
+    shell.started.send_replace(Some(started));
+}
+
+async fn start_runtime(app: &tauri::AppHandle, options: &Options) -> anyhow::Result<Arc<Runtime>> {
+    let mut clusters = ClustersFile::load(ClustersFile::default_path()?)?;
+    demo::forget_stale(&mut clusters);
+    let wants_demo = options.demo() && clusters.clusters().is_empty();
+    let runtime = Arc::new(Runtime::start(options.runtime(clusters)?).await?);
+    if wants_demo {
+        // Without it the app still works (on no cluster); the overview says so.
+        match demo::Demo::start(&options.agent_path(), runtime.otlp_grpc()) {
             Ok(demo) => {
                 if let Err(e) = demo.register(&runtime) {
-                    tracing::error!("cannot add the demo cluster: {e:#}");
+                    tracing::error!("{e}");
                 }
                 let shell = app.state::<Shell>();
-                *shell.demo.lock().unwrap_or_else(|e| e.into_inner()) = Some(demo);
+                *shell.demo.lock().unwrap_or_else(PoisonError::into_inner) = Some(demo);
             }
-            Err(e) => tracing::error!("the demo cluster did not start: {e:#}"),
+            Err(e) => tracing::error!("the demo cluster did not start: {e}"),
         }
     }
     bridge::forward_live(app.clone(), &runtime);
-    started.send_replace(Some(Ok(runtime)));
+    Ok(runtime)
 }
 
-/// Stops the demo and the runtime (the window has closed).
+/// The window has closed: the demo goes, the store is committed and closed.
 async fn stop(app: &tauri::AppHandle) {
     let shell = app.state::<Shell>();
-    let demo = shell.demo.lock().unwrap_or_else(|e| e.into_inner()).take();
-    let runtime = shell.started.borrow().clone();
-    if let (Some(demo), Some(Ok(runtime))) = (demo, &runtime) {
-        demo.stop(runtime);
+    let taken = shell
+        .started
+        .send_replace(Some(Err("the console stopped".to_owned())));
+    let demo = shell.demo.lock().unwrap_or_else(PoisonError::into_inner).take();
+    let Some(Ok(mut runtime)) = taken else {
+        drop(demo);
+        return;
+    };
+    if let Some(demo) = demo {
+        demo.stop(&runtime);
     }
-    if let Some(Ok(runtime)) = runtime {
-        if let Err(e) = runtime.stop().await {
-            tracing::error!("the console did not stop cleanly: {e:#}");
+    // Requests in flight hold the runtime for a moment; then it is ours to stop.
+    let deadline = Instant::now() + Duration::from_secs(3);
+    let runtime = loop {
+        match Arc::try_unwrap(runtime) {
+            Ok(runtime) => break runtime,
+            Err(shared) if Instant::now() < deadline => {
+                runtime = shared;
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Err(_) => {
+                tracing::warn!("requests still running at exit: the store closes uncommitted");
+                return;
+            }
         }
+    };
+    if let Err(e) = runtime.stop().await {
+        tracing::error!("the console did not stop cleanly: {e:#}");
     }
 }
 
-/// SIGTERM and SIGINT close the app as its window would, so the demo is stopped and
-/// the store closed (WebDriver and session managers end apps with SIGTERM).
+/// SIGTERM and SIGINT close the app as its window would: the demo stops, the store is
+/// closed (WebDriver and session managers end apps with SIGTERM).
 fn stop_on_signals(app: tauri::AppHandle) {
     #[cfg(unix)]
     tauri::async_runtime::spawn(async move {

@@ -21,7 +21,7 @@ const INSTALL: &str = "`cargo xtask test` installs what the desktop tests need; 
 
 /// A program on `PATH` (or in `~/.cargo/bin`), or a failure that says how to install it.
 #[track_caller]
-pub fn require_tool(name: &str) -> PathBuf {
+pub(crate) fn require_tool(name: &str) -> PathBuf {
     let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
         .map(|path| std::env::split_paths(&path).collect())
         .unwrap_or_default();
@@ -35,7 +35,7 @@ pub fn require_tool(name: &str) -> PathBuf {
 }
 
 /// A free TCP port on loopback.
-pub fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -43,7 +43,7 @@ pub fn free_port() -> u16 {
 }
 
 /// The workspace's target dir, from the app's path (`<target>/<profile>/switchyard-desktop`).
-pub fn target_dir(app: &Path) -> PathBuf {
+pub(crate) fn target_dir(app: &Path) -> PathBuf {
     app.parent()
         .and_then(Path::parent)
         .expect("the app is in <target>/<profile>/")
@@ -53,13 +53,13 @@ pub fn target_dir(app: &Path) -> PathBuf {
 /// A child in its own process group, the whole group killed on drop (so what it
 /// started, like WebKitWebDriver and the app under it, goes with it).
 #[derive(Debug)]
-pub struct Group {
-    pub child: Child,
+pub(crate) struct Group {
+    pub(crate) child: Child,
     name: &'static str,
 }
 
 impl Group {
-    pub fn spawn(name: &'static str, command: &mut Command) -> Group {
+    pub(crate) fn spawn(name: &'static str, command: &mut Command) -> Group {
         let child = command
             .process_group(0)
             .spawn()
@@ -67,12 +67,12 @@ impl Group {
         Group { child, name }
     }
 
-    pub fn pid(&self) -> u32 {
+    pub(crate) fn pid(&self) -> u32 {
         self.child.id()
     }
 
     #[track_caller]
-    pub fn assert_running(&mut self) {
+    pub(crate) fn assert_running(&mut self) {
         if let Ok(Some(status)) = self.child.try_wait() {
             panic!("{} exited: {status}", self.name);
         }
@@ -98,14 +98,14 @@ impl Drop for Group {
 
 /// A virtual X display.
 #[derive(Debug)]
-pub struct Display {
-    pub number: u32,
+pub(crate) struct Display {
+    pub(crate) number: u32,
     _server: Group,
 }
 
 impl Display {
     /// Starts `Xvfb :N` on a display number nobody uses.
-    pub fn start() -> Display {
+    pub(crate) fn start() -> Display {
         let xvfb = require_tool("Xvfb");
         let seed = std::process::id() % 400;
         for attempt in 0..50 {
@@ -140,32 +140,32 @@ impl Display {
         panic!("cannot start Xvfb on any display number");
     }
 
-    pub fn env(&self) -> String {
+    pub(crate) fn env(&self) -> String {
         format!(":{}", self.number)
     }
 }
 
 /// How to launch the app: its binary, arguments and environment.
 #[derive(Debug, Clone)]
-pub struct Launch {
-    pub app: PathBuf,
-    pub args: Vec<String>,
-    pub env: Vec<(String, String)>,
+pub(crate) struct Launch {
+    pub(crate) app: PathBuf,
+    pub(crate) args: Vec<String>,
+    pub(crate) env: Vec<(String, String)>,
 }
 
 /// One app under test: its own temp dir (db, clusters file, config), free ports, the
 /// agent beside it; a display and a driver of its own.
 #[derive(Debug)]
-pub struct Desktop {
-    pub dir: tempfile::TempDir,
-    pub otlp_grpc: u16,
-    pub otlp_http: u16,
-    pub launch: Launch,
+pub(crate) struct Desktop {
+    pub(crate) dir: tempfile::TempDir,
+    pub(crate) otlp_grpc: u16,
+    pub(crate) otlp_http: u16,
+    pub(crate) launch: Launch,
 }
 
 impl Desktop {
     /// A fresh app: no cluster configured, so it starts its demo cluster.
-    pub fn new(app: &Path) -> Desktop {
+    pub(crate) fn new(app: &Path) -> Desktop {
         let agent = app.with_file_name("switchyard-agent");
         assert!(
             agent.is_file(),
@@ -206,14 +206,14 @@ impl Desktop {
 
 /// `tauri-driver` on a free port, drawing on `display`.
 #[derive(Debug)]
-pub struct Driver {
-    pub url: String,
-    pub process: Group,
+pub(crate) struct Driver {
+    pub(crate) url: String,
+    pub(crate) process: Group,
     http: reqwest::blocking::Client,
 }
 
 impl Driver {
-    pub fn start(display: &Display, launch: &Launch) -> Driver {
+    pub(crate) fn start(display: &Display, launch: &Launch) -> Driver {
         let tauri_driver = require_tool("tauri-driver");
         let native = require_tool("WebKitWebDriver");
         let (port, native_port) = (free_port(), free_port());
@@ -256,7 +256,7 @@ impl Driver {
     }
 
     /// Launches the app in a new session (WebKitWebDriver starts it).
-    pub fn session(&self, launch: &Launch) -> Session {
+    pub(crate) fn session(&self, launch: &Launch) -> Session {
         let capabilities = json!({"capabilities": {"alwaysMatch": {"tauri:options": {
             "application": launch.app,
             "args": launch.args,
@@ -306,7 +306,7 @@ fn call(
 
 /// A WebDriver session: the app's window. Deleted (the app closed) on drop.
 #[derive(Debug)]
-pub struct Session {
+pub(crate) struct Session {
     base: String,
     http: reqwest::blocking::Client,
     deleted: bool,
@@ -314,7 +314,7 @@ pub struct Session {
 
 /// An element of the page.
 #[derive(Debug, Clone)]
-pub struct Element(String);
+pub(crate) struct Element(String);
 
 impl Session {
     fn call(&self, method: &str, path: &str, body: Option<Value>) -> Result<Value, String> {
@@ -323,18 +323,18 @@ impl Session {
 
     /// Runs `script` (a function body; `arguments[i]` are `args`) and returns its value.
     #[track_caller]
-    pub fn execute(&self, script: &str, args: Value) -> Value {
+    pub(crate) fn execute(&self, script: &str, args: Value) -> Value {
         self.call("POST", "/execute/sync", Some(json!({"script": script, "args": args})))
             .unwrap_or_else(|e| panic!("script failed: {e}\n{script}"))
     }
 
     /// Goes to the UI's route `hash` (`#/sagas?failed`) without reloading the page.
     #[track_caller]
-    pub fn route(&self, hash: &str) {
+    pub(crate) fn route(&self, hash: &str) {
         self.execute("location.hash = arguments[0];", json!([hash]));
     }
 
-    pub fn find_all(&self, css: &str) -> Vec<Element> {
+    pub(crate) fn find_all(&self, css: &str) -> Vec<Element> {
         self.call("POST", "/elements", Some(json!({"using": "css selector", "value": css})))
             .ok()
             .and_then(|v| v.as_array().cloned())
@@ -345,7 +345,7 @@ impl Session {
     }
 
     /// Elements matching `css` inside `parent`.
-    pub fn find_in(&self, parent: &Element, css: &str) -> Vec<Element> {
+    pub(crate) fn find_in(&self, parent: &Element, css: &str) -> Vec<Element> {
         self.call(
             "POST",
             &format!("/element/{}/elements", parent.0),
@@ -361,7 +361,7 @@ impl Session {
 
     /// A request through the app's own `api` command (the UI's transport), its reply.
     #[track_caller]
-    pub fn api(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+    pub(crate) fn api(&self, method: &str, path: &str, body: Option<Value>) -> Value {
         let script = "const done = arguments[arguments.length - 1];
             window.__TAURI_INTERNALS__
               .invoke('api', {method: arguments[0], path: arguments[1], body: arguments[2], contentType: null})
@@ -376,19 +376,19 @@ impl Session {
         answer["reply"].clone()
     }
 
-    pub fn find(&self, css: &str) -> Option<Element> {
+    pub(crate) fn find(&self, css: &str) -> Option<Element> {
         self.find_all(css).into_iter().next()
     }
 
     /// Waits until `css` matches an element (and `accept` takes it), up to `timeout`.
     #[track_caller]
-    pub fn wait_for(&self, css: &str, timeout: Duration) -> Element {
+    pub(crate) fn wait_for(&self, css: &str, timeout: Duration) -> Element {
         self.wait_until(css, timeout, |_, _| true)
     }
 
     /// Waits for an element matching `css` that `accept` takes.
     #[track_caller]
-    pub fn wait_until(
+    pub(crate) fn wait_until(
         &self,
         css: &str,
         timeout: Duration,
@@ -416,7 +416,7 @@ impl Session {
 
     /// Waits until `script` returns something truthy; returns it.
     #[track_caller]
-    pub fn wait_script(&self, script: &str, timeout: Duration) -> Value {
+    pub(crate) fn wait_script(&self, script: &str, timeout: Duration) -> Value {
         let deadline = Instant::now() + timeout;
         loop {
             let value = self.execute(script, json!([]));
@@ -436,7 +436,7 @@ impl Session {
     }
 
     /// Waits until `script` returns `true`; false if it never did within `timeout`.
-    pub fn wait_script_for(&self, script: &str, timeout: Duration) -> bool {
+    pub(crate) fn wait_script_for(&self, script: &str, timeout: Duration) -> bool {
         let deadline = Instant::now() + timeout;
         loop {
             let value = self.execute(script, json!([]));
@@ -451,26 +451,26 @@ impl Session {
     }
 
     #[track_caller]
-    pub fn click(&self, element: &Element) {
+    pub(crate) fn click(&self, element: &Element) {
         self.call("POST", &format!("/element/{}/click", element.0), None)
             .unwrap_or_else(|e| panic!("cannot click: {e}"));
     }
 
     /// Types `text` into an input.
     #[track_caller]
-    pub fn type_text(&self, element: &Element, text: &str) {
+    pub(crate) fn type_text(&self, element: &Element, text: &str) {
         self.call("POST", &format!("/element/{}/value", element.0), Some(json!({"text": text})))
             .unwrap_or_else(|e| panic!("cannot type: {e}"));
     }
 
-    pub fn text(&self, element: &Element) -> String {
+    pub(crate) fn text(&self, element: &Element) -> String {
         self.call("GET", &format!("/element/{}/text", element.0), None)
             .ok()
             .and_then(|v| v.as_str().map(str::to_owned))
             .unwrap_or_default()
     }
 
-    pub fn attribute(&self, element: &Element, name: &str) -> Option<String> {
+    pub(crate) fn attribute(&self, element: &Element, name: &str) -> Option<String> {
         self.call("GET", &format!("/element/{}/attribute/{name}", element.0), None)
             .ok()
             .and_then(|v| v.as_str().map(str::to_owned))
@@ -478,7 +478,7 @@ impl Session {
 
     /// The window as a PNG file at `path`.
     #[track_caller]
-    pub fn screenshot(&self, path: &Path) {
+    pub(crate) fn screenshot(&self, path: &Path) {
         let data = self
             .call("GET", "/screenshot", None)
             .unwrap_or_else(|e| panic!("no screenshot: {e}"));
@@ -489,7 +489,7 @@ impl Session {
     }
 
     /// Closes the app.
-    pub fn delete(mut self) {
+    pub(crate) fn delete(mut self) {
         self.deleted = true;
         let _ = self.call("DELETE", "", None);
     }
@@ -504,7 +504,7 @@ impl Drop for Session {
 }
 
 /// Processes: the descendants of a pid (from /proc), their names and memory.
-pub mod procs {
+pub(crate) mod procs {
     use std::collections::HashMap;
 
     /// Every process's parent.
@@ -527,7 +527,7 @@ pub mod procs {
     }
 
     /// `root` and everything under it.
-    pub fn tree(root: u32) -> Vec<u32> {
+    pub(crate) fn tree(root: u32) -> Vec<u32> {
         let parents = parents();
         let mut found = vec![root];
         let mut i = 0;
@@ -540,7 +540,7 @@ pub mod procs {
     }
 
     /// The executable's file name (`/proc/PID/exe`), else `comm`.
-    pub fn name(pid: u32) -> String {
+    pub(crate) fn name(pid: u32) -> String {
         std::fs::read_link(format!("/proc/{pid}/exe"))
             .ok()
             .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
@@ -553,12 +553,12 @@ pub mod procs {
     }
 
     /// The first process under `root` whose executable is `name`.
-    pub fn find(root: u32, name: &str) -> Option<u32> {
+    pub(crate) fn find(root: u32, name: &str) -> Option<u32> {
         tree(root).into_iter().find(|pid| self::name(*pid) == name)
     }
 
     /// (RSS, PSS) in KiB from `/proc/PID/smaps_rollup`.
-    pub fn memory_kib(pid: u32) -> (u64, u64) {
+    pub(crate) fn memory_kib(pid: u32) -> (u64, u64) {
         let text = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).unwrap_or_default();
         let field = |key: &str| {
             text.lines()
@@ -570,7 +570,7 @@ pub mod procs {
         (field("Rss:"), field("Pss:"))
     }
 
-    pub fn alive(pid: u32) -> bool {
+    pub(crate) fn alive(pid: u32) -> bool {
         std::fs::metadata(format!("/proc/{pid}")).is_ok()
     }
 }
