@@ -203,7 +203,8 @@ function divergenceWords(r: ComparedRow): string {
   if (!r.a) return "only B ran it";
   if (!r.b) return "only A ran it";
   const parts: string[] = [];
-  if (r.differs.includes("status")) parts.push(`A ${statusWord(r.a.status)}, B ${statusWord(r.b.status)}`);
+  const ran = (forward: string) => (forward === "passed" ? "passed it" : forward === "failed" ? "failed it" : "did not run it");
+  if (r.differs.includes("status")) parts.push(`A ${ran(r.a.forward)}, B ${ran(r.b.forward)}`);
   if (r.differs.includes("attempts")) parts.push(`${r.a.attempts} attempt(s) against ${r.b.attempts}`);
   if (r.differs.includes("compensations")) parts.push(`undone ${r.a.compensations} time(s) against ${r.b.compensations}`);
   const error = r.a.error ?? r.b.error;

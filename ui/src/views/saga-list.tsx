@@ -24,15 +24,26 @@ import { SagaBulk } from "./saga-bulk";
 
 const LIMIT = 200;
 
+// Kept while the window is open: ticking two rows, opening one and coming back keeps them.
+let ticked: string[] = [];
+
 export function SagaList({ query }: { query: URLSearchParams }) {
   const filter = filterFromQuery(query);
   const key = JSON.stringify(filter);
   const sagas = useResource(() => searchSagas(filter, LIMIT), [key], { liveOn: ["saga"], throttleMs: 2000 });
   const statuses = useResource(() => liveSagas(), [], { liveOn: ["saga"], throttleMs: 5000 });
-  const [selected, setSelected] = useState<string[]>([]);
-  const [active, setActive] = useState(0);
+  const [selected, setSelectedState] = useState<string[]>(() => ticked);
+  const setSelected = (change: (current: string[]) => string[]) =>
+    setSelectedState((current) => {
+      ticked = change(current);
+      return ticked;
+    });
+  // The active row by id: live re-reads add rows above it, it stays on its saga.
+  const [activeId, setActiveId] = useState<string | null>(null);
   const [bulk, setBulk] = useState(query.has("bulk"));
   const rows = sagas.data ?? [];
+  const active = Math.max(0, rows.findIndex((s) => s.saga_id === activeId));
+  const setActive = (i: number) => setActiveId(rows[i]?.saga_id ?? null);
 
   const setFilter = (change: Partial<SagaFilter>, replace = false) => {
     const to = href("sagas", { ...filterToQuery({ ...filter, ...change }), bulk: bulk || undefined });
@@ -101,7 +112,7 @@ export function SagaList({ query }: { query: URLSearchParams }) {
           Compare{selected.length ? ` (${selected.length}/2)` : ""}
         </button>
         {selected.length ? (
-          <button type="button" class="link" onClick={() => setSelected([])}>
+          <button type="button" class="link" onClick={() => setSelected(() => [])}>
             clear selection
           </button>
         ) : null}
@@ -317,14 +328,14 @@ export function useListKeys(
   setActive: (i: number) => void,
   actions: { open: (i: number) => void; toggle?: (i: number) => void },
 ) {
-  const state = useRef({ count, active, actions });
-  state.current = { count, active, actions };
+  const state = useRef({ count, active, actions, setActive });
+  state.current = { count, active, actions, setActive };
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {
       if (e.ctrlKey || e.metaKey || e.altKey || e.defaultPrevented) return;
       const target = e.target as HTMLElement;
       if (target.closest?.("input, textarea, select, [contenteditable], dialog") || document.querySelector("dialog[open]")) return;
-      const { count, active, actions } = state.current;
+      const { count, active, actions, setActive } = state.current;
       if (!count) return;
       if (e.key === "j" || e.key === "ArrowDown") setActive(Math.min(count - 1, active + 1));
       else if (e.key === "k" || e.key === "ArrowUp") setActive(Math.max(0, active - 1));
@@ -336,9 +347,6 @@ export function useListKeys(
     addEventListener("keydown", onKey);
     return () => removeEventListener("keydown", onKey);
   }, []);
-  useEffect(() => {
-    if (active >= count && count > 0) setActive(count - 1);
-  }, [count]);
 }
 
 function OutcomesChart({ name, range }: { name: string; range: RangeChoice }) {

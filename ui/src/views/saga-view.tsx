@@ -250,7 +250,8 @@ function ResolveDialog({ cluster, flow, onClose, onDone }: { cluster: string; fl
         Comment (required: what was done about it)
         <textarea rows={2} value={comment} onInput={(e) => setComment(e.currentTarget.value)} placeholder="refunded by hand; stock released" data-testid="resolve-comment" />
       </label>
-      <ImpactPreview cluster={cluster} command={{ action: "resolve_saga", saga_id: id, comment: comment || "-" }} />
+      {/* The comment changes nothing about what is touched: one preview, not one per key. */}
+      <ImpactPreview cluster={cluster} command={{ action: "resolve_saga", saga_id: id, comment: "" }} />
     </Confirm>
   );
 }
