@@ -108,29 +108,30 @@ export function Waterfall(props: WaterfallProps) {
     else if (top + ROW_HEIGHT > el.scrollTop + bodyHeight) el.scrollTop = top + ROW_HEIGHT - bodyHeight;
   };
 
+  /** Brings a row into view, centred when it was out of view (a jump, not a step). */
+  const centreRow = (row: number) => {
+    const el = scroller.current;
+    if (!el || row < 0) return;
+    const top = row * ROW_HEIGHT;
+    if (top < el.scrollTop || top + ROW_HEIGHT > el.scrollTop + bodyHeight) el.scrollTop = Math.max(0, top - (bodyHeight - ROW_HEIGHT) / 2);
+  };
+
   // Scroll to a span once the rows it needs are computed (after reveal).
   const pendingScroll = useRef(-1);
   useLayoutEffect(() => {
     if (pendingScroll.current < 0) return;
     const row = rowOf(rows, pendingScroll.current);
     pendingScroll.current = -1;
-    if (row >= 0) {
-      const el = scroller.current;
-      // Centre it when it is far away; otherwise just bring it into view.
-      if (el && (row * ROW_HEIGHT < el.scrollTop - bodyHeight || row * ROW_HEIGHT > el.scrollTop + 2 * bodyHeight))
-        el.scrollTop = Math.max(0, row * ROW_HEIGHT - bodyHeight / 2);
-      else scrollToRow(row);
-    }
+    centreRow(row);
   }, [rows]);
 
   const goTo = (span: number) => {
     if (span < 0) return;
     setCursor(span);
-    if (reveal(tree, collapsed.current, [span])) setRevision((r) => r + 1);
-    pendingScroll.current = span;
-    // Rows may not change: scroll now as well.
-    const row = rowOf(rows, span);
-    if (row >= 0) scrollToRow(row);
+    if (reveal(tree, collapsed.current, [span])) {
+      setRevision((r) => r + 1);
+      pendingScroll.current = span;
+    } else centreRow(rowOf(rows, span));
   };
 
   // New trace: back to the top.
@@ -288,7 +289,8 @@ export function Waterfall(props: WaterfallProps) {
     if (err) classes.push("err");
     if (markSpanIds?.has(span.span_id)) classes.push("marked");
     if (onCritical) classes.push(onCritical[i] ? "crit" : "off-crit");
-    const labelAfter = left + width < 0.72;
+    // The duration goes after the bar, else before it, else inside its end.
+    const labelAt = left + width < 0.72 ? "after" : left > 0.12 ? "before" : "inside";
     const events = span.events ?? [];
     rowElements.push(
       <div
@@ -354,7 +356,16 @@ export function Waterfall(props: WaterfallProps) {
                 ))
               : null}
           </div>
-          <span class="wf-dur" style={labelAfter ? { left: `calc(${(left + width) * 100}% + 4px)` } : { right: `calc(${(1 - left) * 100}% + 4px)` }}>
+          <span
+            class={labelAt === "inside" ? "wf-dur inside" : "wf-dur"}
+            style={
+              labelAt === "after"
+                ? { left: `calc(${(left + width) * 100}% + 4px)` }
+                : labelAt === "before"
+                  ? { right: `calc(${(1 - left) * 100}% + 4px)` }
+                  : { right: `calc(${(1 - left - width) * 100}% + 4px)` }
+            }
+          >
             {duration(span.end_unix_nano - span.start_unix_nano)}
           </span>
         </div>
