@@ -30,9 +30,10 @@ import { SpanDetails } from "./span-details";
 export const ROW_HEIGHT = 24;
 const HEADER_HEIGHT = 26;
 const OVERSCAN = 10;
-/** Indentation stops growing here; deeper rows show their depth instead. */
-const MAX_INDENT_DEPTH = 32;
-const INDENT = 14;
+/** Indentation stops growing here (and at a sixth of the row); deeper rows show their depth. */
+const MAX_INDENT_DEPTH = 24;
+const INDENT = 12;
+const SHOW_DEPTH_FROM = 12;
 const MAX_EVENT_MARKS = 24;
 
 export interface WaterfallProps {
@@ -64,7 +65,9 @@ function isTyping(target: EventTarget | null): boolean {
 export function Waterfall(props: WaterfallProps) {
   const { trace, markSpanIds, onPainted } = props;
   const tree = useMemo(() => props.tree ?? buildTree(trace.spans), [props.tree, trace]);
-  const height = props.height ?? 480;
+  // No taller than all the rows: a small trace gets a small box.
+  const height = Math.min(props.height ?? 480, HEADER_HEIGHT + Math.max(1, tree.spans.length) * ROW_HEIGHT + 2);
+  const oneService = tree.services.length === 1;
 
   // Collapsed flags live in a typed array; `revision` says when they changed.
   const collapsed = useRef<Uint8Array>(new Uint8Array(0));
@@ -164,9 +167,13 @@ export function Waterfall(props: WaterfallProps) {
     if (span >= 0) props.onSelect?.(tree.spans[span]);
   };
 
+  // Keys can come faster than renders: step from the latest match, not the rendered one.
+  const matchAtNow = useRef(matchAt);
+  matchAtNow.current = matchAt;
   const nextMatch = (forward: boolean) => {
-    const k = stepMatch(matches.length, matchAt, forward);
+    const k = stepMatch(matches.length, matchAtNow.current, forward);
     if (k < 0) return;
+    matchAtNow.current = k;
     setMatchAt(k);
     goTo(matches[k]);
   };
@@ -271,6 +278,9 @@ export function Waterfall(props: WaterfallProps) {
 
   const onScroll = (e: Event) => setFirstRow(Math.floor((e.currentTarget as HTMLElement).scrollTop / ROW_HEIGHT));
 
+  // Rows are keyed by slot (row number modulo the window's size): scrolling reuses the
+  // DOM of the rows that left for the rows that came, instead of building new ones.
+  const slots = perScreen + 2 * OVERSCAN + 1;
   const rowElements = [];
   for (let r = from; r < to; r++) {
     const i = rows[r];
@@ -294,7 +304,7 @@ export function Waterfall(props: WaterfallProps) {
     const events = span.events ?? [];
     rowElements.push(
       <div
-        key={span.span_id + ":" + i}
+        key={r % slots}
         class={classes.join(" ")}
         style={{ top: `${r * ROW_HEIGHT}px` }}
         role="treeitem"
@@ -306,7 +316,7 @@ export function Waterfall(props: WaterfallProps) {
         data-error={err ? "" : undefined}
         onClick={() => select(i)}
       >
-        <div class="wf-name" style={{ paddingLeft: `${4 + Math.min(depth, MAX_INDENT_DEPTH) * INDENT}px` }}>
+        <div class="wf-name" style={{ paddingLeft: `min(${4 + Math.min(depth, MAX_INDENT_DEPTH) * INDENT}px, 16%)` }}>
           {hasChildren ? (
             <button
               type="button"
@@ -324,14 +334,18 @@ export function Waterfall(props: WaterfallProps) {
           ) : (
             <span class="wf-caret" />
           )}
-          {depth > MAX_INDENT_DEPTH ? <span class="wf-depth">{depth}</span> : null}
+          {depth >= SHOW_DEPTH_FROM ? (
+            <span class="wf-depth" title="depth">
+              {depth}
+            </span>
+          ) : null}
           <span class="wf-swatch" style={{ background: colour }} />
           {err ? (
             <span class="wf-err" title="status error">
               !
             </span>
           ) : null}
-          <span class="wf-service">{span.service}</span>
+          {oneService ? null : <span class="wf-service">{span.service}</span>}
           <span class="wf-op" title={span.name}>
             {span.name}
           </span>

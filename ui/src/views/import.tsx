@@ -59,7 +59,7 @@ export async function importFiles(files: Iterable<File>): Promise<void> {
       dispatchEvent(new CustomEvent(IMPORTED_EVENT, { detail: result }));
       setTimeout(() => dismissToast(id), 10_000);
     } catch (e) {
-      put({ id, file: name, state: "error", message: (e as Error).message });
+      put({ id, file: name, state: "error", message: `not imported: ${(e as Error).message}` });
     }
   }
 }

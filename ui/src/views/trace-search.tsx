@@ -105,6 +105,9 @@ export function TraceSearch({ route }: { route: Route }) {
 
   // j/k to move in the results, Enter to open.
   const [active, setActive] = useState(-1);
+  // The listener below is re-bound after paint: it reads the latest row from here.
+  const activeNow = useRef(active);
+  activeNow.current = active;
   const table = useRef<HTMLTableSectionElement>(null);
   useEffect(() => setActive(-1), [key]);
   useEffect(() => {
@@ -115,11 +118,13 @@ export function TraceSearch({ route }: { route: Route }) {
         if (arrow && document.activeElement !== document.body && !table.current?.contains(document.activeElement)) return;
         e.preventDefault();
         const down = e.key === "j" || e.key === "ArrowDown";
-        setActive((a) => Math.max(0, Math.min(rows.length - 1, a < 0 ? 0 : a + (down ? 1 : -1))));
-      } else if (e.key === "Enter" && active >= 0 && active < rows.length) {
+        const a = activeNow.current;
+        activeNow.current = Math.max(0, Math.min(rows.length - 1, a < 0 ? 0 : a + (down ? 1 : -1)));
+        setActive(activeNow.current);
+      } else if (e.key === "Enter" && activeNow.current >= 0 && activeNow.current < rows.length) {
         if ((e.target as HTMLElement).closest?.("button, a, label")) return;
         e.preventDefault();
-        navigate(href("traces", rows[active].trace_id));
+        navigate(href("traces", rows[activeNow.current].trace_id));
       }
     };
     addEventListener("keydown", onKey);

@@ -139,7 +139,7 @@ export function TraceView({ id, route }: { id: string; route: Route }) {
         </div>
         <div>
           <dt>Depth</dt>
-          <dd>{tree.maxDepth + 1}</dd>
+          <dd>{(tree.maxDepth + 1).toLocaleString()}</dd>
         </div>
         <div>
           <dt>Started</dt>
