@@ -1,5 +1,12 @@
-import type { Route } from "../router";
+// The Traces view: `#/traces` searches, `#/traces/ID` shows one trace.
 
-export function Traces(_: { route: Route }) {
-  return <h1>Traces</h1>;
+import type { Route } from "../router";
+import { TraceSearch } from "./trace-search";
+import { TraceView } from "./trace-view";
+
+export { TracePanel, TraceWaterfall, Waterfall } from "../components/waterfall";
+
+export function Traces({ route }: { route: Route }) {
+  const id = route.rest[0];
+  return id ? <TraceView key={id} id={id} route={route} /> : <TraceSearch route={route} />;
 }
