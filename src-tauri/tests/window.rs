@@ -64,12 +64,12 @@ fn the_app_opens_on_the_demo_cluster_and_drives_it() {
     assert_eq!(missing["status"], 404, "{missing}");
 
     failed_saga(&session, &shots);
-    breaker_trip_and_reset(&session, &shots);
     traces(&session, &shots);
     for view in ["routes", "findings", "history", "settings"] {
         open_view(&session, view);
         shoot(&session, &shots, view);
     }
+    breaker_trip_and_reset(&session, &shots);
     session.delete();
 }
 
@@ -96,7 +96,11 @@ fn failed_saga(session: &Session, shots: &Path) {
         .unwrap_or_else(|| panic!("saga {id} is not among the failed sagas the API lists"));
     let failed_step = saga["failed_step"].as_str().unwrap_or_default().to_owned();
 
-    session.click(&row);
+    // The row's link to its saga (WebKitWebDriver finds a bare <tr> not interactable).
+    match session.find_in(&row, "a[data-open]").into_iter().next() {
+        Some(link) => session.click(&link),
+        None => session.click(&row),
+    }
     let flow = session.wait_for("[data-testid=saga-flow]", SHORT);
     let shown = session.wait_for("[data-testid=failing-step]", SHORT);
     assert_eq!(session.text(&shown).trim(), failed_step, "saga {id}'s failing step");

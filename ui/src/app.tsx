@@ -118,7 +118,7 @@ export function App() {
           </button>
         </div>
       </nav>
-      <main id="main" data-view={section?.view ?? "unknown"}>
+      <main id="main" data-view={section ? section.view || "overview" : "unknown"}>
         {View ? <View route={route} /> : <p class="empty">No view at {location.hash}. <a href="#/">Go to the overview</a>.</p>}
       </main>
       <ImportDrop />
