@@ -1,7 +1,9 @@
 //! Tauri's build step; it embeds the built UI, so the UI must be built first.
 
 fn main() {
-    let manifest = std::path::PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
+    let manifest = std::path::PathBuf::from(
+        std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"),
+    );
     let index = manifest.join("../ui/dist/index.html");
     println!("cargo:rerun-if-changed=../ui/dist");
     if !index.exists() {

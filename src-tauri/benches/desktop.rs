@@ -50,10 +50,17 @@ fn main() {
     starts.sort();
     let median = starts[starts.len() / 2];
     let max = *starts.last().expect("runs");
-    println!("cold starts: {:?}", starts.iter().map(|d| ms(*d)).collect::<Vec<_>>());
+    println!(
+        "cold starts: {:?}",
+        starts.iter().map(|d| ms(*d)).collect::<Vec<_>>()
+    );
     rows.push([
         "cold start to a usable window".into(),
-        format!("median {} ms, max {} ms ({COLD_STARTS} runs)", ms(median), ms(max)),
+        format!(
+            "median {} ms, max {} ms ({COLD_STARTS} runs)",
+            ms(median),
+            ms(max)
+        ),
         verdict(max < Duration::from_secs(2), "< 2 s"),
     ]);
 
@@ -66,7 +73,10 @@ fn main() {
 
     std::thread::sleep(IDLE);
     let (app_kib, agent_kib, detail) = memory(app);
-    println!("idle memory after {}s, per process (RSS, PSS KiB): {detail}", IDLE.as_secs());
+    println!(
+        "idle memory after {}s, per process (RSS, PSS KiB): {detail}",
+        IDLE.as_secs()
+    );
     rows.push([
         "idle memory (app + WebKit processes)".into(),
         format!(
@@ -102,7 +112,10 @@ fn main() {
         println!("first paints (ms): {paints:?}");
         rows.push([
             "first paint, 10,000-span waterfall".into(),
-            format!("median {median:.0} ms, max {max:.0} ms ({} runs)", paints.len()),
+            format!(
+                "median {median:.0} ms, max {max:.0} ms ({} runs)",
+                paints.len()
+            ),
             verdict(max < 300.0, "< 300 ms"),
         ]);
     }
@@ -173,7 +186,10 @@ fn memory(app: u32) -> ((u64, u64), (u64, u64), String) {
 fn first_paint(session: &Session, trace: &str) -> Option<f64> {
     session.route("#/");
     session.wait_for("main[data-view=overview]", Duration::from_secs(20));
-    session.execute("performance.clearMeasures('waterfall-first-paint'); performance.clearMarks('trace-open');", json!([]));
+    session.execute(
+        "performance.clearMeasures('waterfall-first-paint'); performance.clearMarks('trace-open');",
+        json!([]),
+    );
     session.route(&format!("#/traces/{trace}"));
     let script = "const m = performance.getEntriesByName('waterfall-first-paint'); return m.length ? m[0].duration : null;";
     let found = session.wait_script_for(script, Duration::from_secs(30));
@@ -189,9 +205,30 @@ struct BigTrace {
 }
 
 const SERVICES: [&str; 24] = [
-    "gateway", "web", "checkout", "cart", "catalog", "pricing", "inventory", "payments",
-    "fraud", "ledger", "shipping", "tax", "users", "sessions", "search", "recommend",
-    "reviews", "notify", "email", "sms", "warehouse", "returns", "loyalty", "audit",
+    "gateway",
+    "web",
+    "checkout",
+    "cart",
+    "catalog",
+    "pricing",
+    "inventory",
+    "payments",
+    "fraud",
+    "ledger",
+    "shipping",
+    "tax",
+    "users",
+    "sessions",
+    "search",
+    "recommend",
+    "reviews",
+    "notify",
+    "email",
+    "sms",
+    "warehouse",
+    "returns",
+    "loyalty",
+    "audit",
 ];
 
 /// A realistic tree of `count` spans: depth up to 10, fan-out from 1 to dozens, many
@@ -232,10 +269,16 @@ fn big_trace(rng: &mut impl Rng, count: usize) -> BigTrace {
         let error = rng.random_range(0..200) == 0;
         let db = rng.random_bool(0.3);
         let mut attributes = vec![
-            kv_str("http.request.method", if rng.random_bool(0.7) { "GET" } else { "POST" }),
+            kv_str(
+                "http.request.method",
+                if rng.random_bool(0.7) { "GET" } else { "POST" },
+            ),
             kv_str("http.route", &format!("/api/{}/{{id}}", SERVICES[service])),
             kv_int("http.response.status_code", if error { 500 } else { 200 }),
-            kv_str("server.address", &format!("{}.svc.local", SERVICES[service])),
+            kv_str(
+                "server.address",
+                &format!("{}.svc.local", SERVICES[service]),
+            ),
             kv_int("thread.id", rng.random_range(1..64)),
         ];
         if db {
@@ -248,7 +291,11 @@ fn big_trace(rng: &mut impl Rng, count: usize) -> BigTrace {
         let events = if rng.random_bool(0.1) || error {
             vec![Event {
                 time_unix_nano: begin + (end - begin) / 2,
-                name: if error { "exception".into() } else { "cache.miss".into() },
+                name: if error {
+                    "exception".into()
+                } else {
+                    "cache.miss".into()
+                },
                 attributes: vec![kv_str("detail", "synthetic")],
                 dropped_attributes_count: 0,
             }]
@@ -270,7 +317,11 @@ fn big_trace(rng: &mut impl Rng, count: usize) -> BigTrace {
             attributes,
             events,
             status: Some(Status {
-                message: if error { "upstream failed".into() } else { String::new() },
+                message: if error {
+                    "upstream failed".into()
+                } else {
+                    String::new()
+                },
                 code: if error { 2 } else { 0 },
             }),
             ..Default::default()
@@ -317,7 +368,11 @@ fn send(desktop: &Desktop, trace: &BigTrace) {
             .body(body)
             .send()
             .expect("the receiver answers");
-        assert!(sent.status().is_success(), "the receiver refused: {}", sent.status());
+        assert!(
+            sent.status().is_success(),
+            "the receiver refused: {}",
+            sent.status()
+        );
     }
 }
 

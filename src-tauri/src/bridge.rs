@@ -127,7 +127,10 @@ mod tests {
             .route(
                 "/api/echo",
                 post(|headers: http::HeaderMap, body: String| async move {
-                    let kind = headers[http::header::CONTENT_TYPE].to_str().unwrap().to_owned();
+                    let kind = headers[http::header::CONTENT_TYPE]
+                        .to_str()
+                        .unwrap()
+                        .to_owned();
                     (http::StatusCode::CREATED, format!("{kind}: {body}"))
                 }),
             )
@@ -135,19 +138,34 @@ mod tests {
 
     #[tokio::test]
     async fn carries_a_request_through_the_router() {
-        let reply = request(router(), "GET", "/api/host", None, None).await.unwrap();
+        let reply = request(router(), "GET", "/api/host", None, None)
+            .await
+            .unwrap();
         assert_eq!((reply.status, reply.body.as_str()), (200, "127.0.0.1"));
         assert!(reply.content_type.starts_with("text/plain"), "{reply:?}");
 
         let body = Some(r#"{"a":1}"#.to_owned());
-        let reply = request(router(), "POST", "/api/echo", body, None).await.unwrap();
-        assert_eq!((reply.status, reply.body.as_str()), (201, r#"application/json: {"a":1}"#));
-        let reply = request(router(), "POST", "/api/echo", Some("x".into()), Some("text/plain".into()))
+        let reply = request(router(), "POST", "/api/echo", body, None)
             .await
             .unwrap();
+        assert_eq!(
+            (reply.status, reply.body.as_str()),
+            (201, r#"application/json: {"a":1}"#)
+        );
+        let reply = request(
+            router(),
+            "POST",
+            "/api/echo",
+            Some("x".into()),
+            Some("text/plain".into()),
+        )
+        .await
+        .unwrap();
         assert_eq!(reply.body, "text/plain: x");
 
-        let missing = request(router(), "GET", "/api/nothing", None, None).await.unwrap();
+        let missing = request(router(), "GET", "/api/nothing", None, None)
+            .await
+            .unwrap();
         assert_eq!(missing.status, 404);
         assert!(matches!(
             request(router(), "GET", "/api/live?x", None, None).await,

@@ -88,7 +88,15 @@ impl Demo {
             .ok_or_else(|| DemoError::Announce("the app receives no OTLP/gRPC".into()))?;
         let mut command = parent_death_command(agent);
         command
-            .args(["demo", "--control", "127.0.0.1:0", "--otlp", &otlp, "--token", &token])
+            .args([
+                "demo",
+                "--control",
+                "127.0.0.1:0",
+                "--otlp",
+                &otlp,
+                "--token",
+                &token,
+            ])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::null());

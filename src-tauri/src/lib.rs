@@ -138,7 +138,11 @@ async fn stop(app: &tauri::AppHandle) {
     let taken = shell
         .started
         .send_replace(Some(Err("the console stopped".to_owned())));
-    let demo = shell.demo.lock().unwrap_or_else(PoisonError::into_inner).take();
+    let demo = shell
+        .demo
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .take();
     let Some(Ok(mut runtime)) = taken else {
         drop(demo);
         return;

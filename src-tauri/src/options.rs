@@ -80,8 +80,15 @@ mod tests {
     #[test]
     fn flags_override_the_saved_settings() {
         let options = Options::from_args(
-            ["switchyard-desktop", "--db", "/tmp/x.db", "--otlp-grpc", "127.0.0.1:0", "--no-demo"]
-                .map(OsString::from),
+            [
+                "switchyard-desktop",
+                "--db",
+                "/tmp/x.db",
+                "--otlp-grpc",
+                "127.0.0.1:0",
+                "--no-demo",
+            ]
+            .map(OsString::from),
         )
         .unwrap();
         assert!(!options.demo());

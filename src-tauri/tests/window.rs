@@ -58,8 +58,16 @@ fn the_app_opens_on_the_demo_cluster_and_drives_it() {
     // The api command answers like the HTTP API, errors included.
     let clusters = session.api("GET", "/api/clusters", None);
     assert_eq!(clusters["status"], 200, "{clusters}");
-    assert!(clusters["contentType"].as_str().unwrap_or("").contains("json"));
-    assert!(clusters["body"].as_str().unwrap_or("").contains("\"demo\""), "{clusters}");
+    assert!(
+        clusters["contentType"]
+            .as_str()
+            .unwrap_or("")
+            .contains("json")
+    );
+    assert!(
+        clusters["body"].as_str().unwrap_or("").contains("\"demo\""),
+        "{clusters}"
+    );
     let missing = session.api("GET", "/api/no-such-endpoint", None);
     assert_eq!(missing["status"], 404, "{missing}");
 
@@ -86,10 +94,17 @@ fn failed_saga(session: &Session, shots: &Path) {
     session.route("#/sagas?failed");
     let row = session.wait_for("tr[data-saga-id]", STARTUP);
     shoot(session, shots, "sagas");
-    let id = session.attribute(&row, "data-saga-id").expect("the row's saga id");
+    let id = session
+        .attribute(&row, "data-saga-id")
+        .expect("the row's saga id");
     let listed = session.api("GET", "/api/sagas?failed&limit=500", None);
     let sagas: Value = serde_json::from_str(listed["body"].as_str().unwrap_or("null")).unwrap();
-    let sagas = sagas.get("sagas").unwrap_or(&sagas).as_array().cloned().unwrap_or_default();
+    let sagas = sagas
+        .get("sagas")
+        .unwrap_or(&sagas)
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     let saga = sagas
         .iter()
         .find(|s| s["saga_id"] == id.as_str())
@@ -103,9 +118,15 @@ fn failed_saga(session: &Session, shots: &Path) {
     }
     let flow = session.wait_for("[data-testid=saga-flow]", SHORT);
     let shown = session.wait_for("[data-testid=failing-step]", SHORT);
-    assert_eq!(session.text(&shown).trim(), failed_step, "saga {id}'s failing step");
+    assert_eq!(
+        session.text(&shown).trim(),
+        failed_step,
+        "saga {id}'s failing step"
+    );
     assert!(
-        !session.find_in(&flow, "[data-step-status=failed]").is_empty(),
+        !session
+            .find_in(&flow, "[data-step-status=failed]")
+            .is_empty(),
         "saga {id}'s flow marks no failed step"
     );
     shoot(session, shots, "saga");
@@ -117,11 +138,15 @@ fn breaker_trip_and_reset(session: &Session, shots: &Path) {
     let closed = session.wait_until("[data-breaker]", STARTUP, |s, e| {
         s.attribute(e, "data-state").as_deref() == Some("closed")
     });
-    let name = session.attribute(&closed, "data-breaker").expect("a breaker name");
+    let name = session
+        .attribute(&closed, "data-breaker")
+        .expect("a breaker name");
     shoot(session, shots, "breakers");
     let row = format!("[data-breaker=\"{name}\"]");
     command(session, &row, "trip");
-    session.wait_until(&row, SHORT, |s, e| s.attribute(e, "data-state").as_deref() == Some("open"));
+    session.wait_until(&row, SHORT, |s, e| {
+        s.attribute(e, "data-state").as_deref() == Some("open")
+    });
     shoot(session, shots, "breaker-open");
     command(session, &row, "reset");
     session.wait_until(&row, SHORT, |s, e| {
@@ -142,7 +167,10 @@ fn command(session: &Session, row: &str, action: &str) {
     let confirm = session.wait_for("[data-testid=confirm]", SHORT);
     session.click(&confirm);
     let answer = session.wait_for("[data-testid=answer]", SHORT);
-    assert!(!session.text(&answer).trim().is_empty(), "an empty answer to {action}");
+    assert!(
+        !session.text(&answer).trim().is_empty(),
+        "an empty answer to {action}"
+    );
     let close = session.wait_for("[data-testid=close]", SHORT);
     session.click(&close);
 }
@@ -162,45 +190,108 @@ fn traces(session: &Session, shots: &Path) {
     shoot(session, shots, "trace");
 }
 
-/// A killed app leaves no demo cluster running: the kernel ends it with the app.
-#[test]
-fn a_killed_app_takes_its_demo_cluster_with_it() {
-    let display = Display::start();
-    let desktop = Desktop::new(Path::new(APP));
-    let mut app = Group::spawn(
+/// The app without WebDriver, on `display`.
+fn launch(display: &Display, desktop: &Desktop) -> Group {
+    Group::spawn(
         "switchyard-desktop",
         Command::new(APP)
             .args(&desktop.launch.args)
             .envs(desktop.launch.env.iter().map(|(k, v)| (k, v)))
             .env("DISPLAY", display.env())
             .stdout(Stdio::null())
-            .stderr(Stdio::null()),
-    );
+            .stderr(support::log_stdio()),
+    )
+}
+
+/// Waits for the app's demo cluster: its agent's pid, and the clusters file's endpoint.
+#[track_caller]
+fn wait_for_demo_process(app: &mut Group, desktop: &Desktop) -> (u32, String) {
+    let file = desktop.dir.path().join("clusters.toml");
     let deadline = Instant::now() + STARTUP;
-    let agent = loop {
+    loop {
         app.assert_running();
-        if let Some(pid) = procs::find(app.pid(), "switchyard-agent") {
-            break pid;
+        let agent = procs::find(app.pid(), "switchyard-agent");
+        let endpoint = std::fs::read_to_string(&file).ok().and_then(|text| {
+            text.lines()
+                .find_map(|l| l.trim().strip_prefix("endpoint = "))
+                .map(|e| e.trim_matches('"').to_owned())
+        });
+        if let (Some(agent), Some(endpoint)) = (agent, endpoint) {
+            return (agent, endpoint);
         }
         assert!(Instant::now() < deadline, "the app started no demo cluster");
         std::thread::sleep(Duration::from_millis(100));
-    };
-    // SIGKILL: no exit handler runs; only the parent-death signal can end the demo.
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(app.pid() as i32),
-        nix::sys::signal::Signal::SIGKILL,
-    )
-    .expect("kill the app");
-    let _ = app.child.wait();
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while procs::alive(agent) && !is_zombie(agent) {
-        assert!(Instant::now() < deadline, "the demo (pid {agent}) outlived the killed app");
+    }
+}
+
+#[track_caller]
+fn signal(app: &Group, signal: nix::sys::signal::Signal) {
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(app.pid() as i32), signal)
+        .expect("signal the app");
+}
+
+#[track_caller]
+fn wait_gone(pid: u32, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while procs::alive(pid) && !is_zombie(pid) {
+        assert!(
+            Instant::now() < deadline,
+            "{what} (pid {pid}) is still running"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
 
+/// Closing the app (SIGTERM, as a session manager does) ends its demo cluster and
+/// removes it from the clusters file, so the next launch starts a fresh one.
+#[test]
+fn a_closed_app_stops_its_demo_cluster_and_forgets_it() {
+    let display = Display::start();
+    let desktop = Desktop::new(Path::new(APP));
+    let mut app = launch(&display, &desktop);
+    let (agent, _) = wait_for_demo_process(&mut app, &desktop);
+    signal(&app, nix::sys::signal::Signal::SIGTERM);
+    let status = app.child.wait().expect("the app exits");
+    assert!(status.success(), "the app exited with {status}");
+    wait_gone(agent, "the demo");
+    let file =
+        std::fs::read_to_string(desktop.dir.path().join("clusters.toml")).unwrap_or_default();
+    assert!(
+        !file.contains("endpoint"),
+        "the demo cluster is still in the clusters file:\n{file}"
+    );
+    assert!(
+        !desktop.dir.path().join("clusters.toml.demo").exists(),
+        "the marker is left"
+    );
+}
+
+/// A killed app leaves no demo running (the kernel ends it with the app), and the next
+/// launch replaces the demo cluster the killed one left in the clusters file.
+#[test]
+fn a_killed_app_takes_its_demo_cluster_with_it() {
+    let display = Display::start();
+    let desktop = Desktop::new(Path::new(APP));
+    let mut app = launch(&display, &desktop);
+    let (agent, endpoint) = wait_for_demo_process(&mut app, &desktop);
+    // SIGKILL: no exit handler runs; only the parent-death signal can end the demo.
+    signal(&app, nix::sys::signal::Signal::SIGKILL);
+    let _ = app.child.wait();
+    wait_gone(agent, "the demo outlived the killed app:");
+    drop(app);
+
+    let mut again = launch(&display, &desktop);
+    let (_, fresh) = wait_for_demo_process(&mut again, &desktop);
+    assert_ne!(fresh, endpoint, "the stale demo cluster was kept");
+    signal(&again, nix::sys::signal::Signal::SIGTERM);
+    let _ = again.child.wait();
+}
+
 fn is_zombie(pid: u32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|s| s.rsplit_once(')').is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')))
+        .map(|s| {
+            s.rsplit_once(')')
+                .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'))
+        })
         .unwrap_or(true)
 }

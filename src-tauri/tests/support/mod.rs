@@ -5,6 +5,7 @@
 // Each user (the test, the bench) uses a different part of the harness.
 #![allow(dead_code)]
 
+use std::io::{BufRead as _, BufReader};
 use std::net::TcpListener;
 use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
@@ -32,6 +33,15 @@ pub(crate) fn require_tool(name: &str) -> PathBuf {
         .map(|dir| dir.join(name))
         .find(|path| path.is_file())
         .unwrap_or_else(|| panic!("{name} is missing: the desktop tests need it. {INSTALL}"))
+}
+
+/// The app's and the drivers' stderr: shown with `SWITCHYARD_DESKTOP_LOG=1`.
+pub(crate) fn log_stdio() -> Stdio {
+    if std::env::var_os("SWITCHYARD_DESKTOP_LOG").is_some() {
+        Stdio::inherit()
+    } else {
+        Stdio::null()
+    }
 }
 
 /// A free TCP port on loopback.
@@ -104,40 +114,37 @@ pub(crate) struct Display {
 }
 
 impl Display {
-    /// Starts `Xvfb :N` on a display number nobody uses.
+    /// Starts `Xvfb` on a display number nobody uses: Xvfb picks it (`-displayfd`) and
+    /// says which on stdout, so parallel tests never race for one.
     pub(crate) fn start() -> Display {
         let xvfb = require_tool("Xvfb");
-        let seed = std::process::id() % 400;
-        for attempt in 0..50 {
-            let number = 100 + (seed + attempt * 7) % 800;
-            let socket = PathBuf::from(format!("/tmp/.X11-unix/X{number}"));
-            let lock = PathBuf::from(format!("/tmp/.X{number}-lock"));
-            if socket.exists() || lock.exists() {
-                continue;
-            }
-            let mut server = Group::spawn(
-                "Xvfb",
-                Command::new(&xvfb)
-                    .arg(format!(":{number}"))
-                    .args(["-screen", "0", "1280x800x24", "-nolisten", "tcp"])
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::null()),
-            );
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while Instant::now() < deadline {
-                if socket.exists() {
-                    return Display {
-                        number,
-                        _server: server,
-                    };
-                }
-                if let Ok(Some(_)) = server.child.try_wait() {
-                    break; // lost a race for the number: try another
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
+        let mut server = Group::spawn(
+            "Xvfb",
+            Command::new(xvfb)
+                .args([
+                    "-displayfd",
+                    "1",
+                    "-screen",
+                    "0",
+                    "1280x800x24",
+                    "-nolisten",
+                    "tcp",
+                ])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null()),
+        );
+        let mut line = String::new();
+        BufReader::new(server.child.stdout.take().expect("piped stdout"))
+            .read_line(&mut line)
+            .expect("Xvfb says its display");
+        let number = line
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("Xvfb did not start (it said {line:?})"));
+        Display {
+            number,
+            _server: server,
         }
-        panic!("cannot start Xvfb on any display number");
     }
 
     pub(crate) fn env(&self) -> String {
@@ -219,18 +226,19 @@ impl Driver {
         let (port, native_port) = (free_port(), free_port());
         let mut command = Command::new(tauri_driver);
         command
-            .args(["--port", &port.to_string(), "--native-port", &native_port.to_string()])
+            .args([
+                "--port",
+                &port.to_string(),
+                "--native-port",
+                &native_port.to_string(),
+            ])
             .arg("--native-driver")
             .arg(native)
             .env("DISPLAY", display.env())
             // Inherited by WebKitWebDriver, then by the app it launches.
             .envs(launch.env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::null())
-            .stderr(if std::env::var_os("SWITCHYARD_DESKTOP_LOG").is_some() {
-                Stdio::inherit()
-            } else {
-                Stdio::null()
-            });
+            .stderr(log_stdio());
         let process = Group::spawn("tauri-driver", &mut command);
         let driver = Driver {
             url: format!("http://127.0.0.1:{port}"),
@@ -261,8 +269,13 @@ impl Driver {
             "application": launch.app,
             "args": launch.args,
         }}}});
-        let answer = call(&self.http, "POST", &format!("{}/session", self.url), Some(capabilities))
-            .unwrap_or_else(|e| panic!("cannot launch the app: {e}"));
+        let answer = call(
+            &self.http,
+            "POST",
+            &format!("{}/session", self.url),
+            Some(capabilities),
+        )
+        .unwrap_or_else(|e| panic!("cannot launch the app: {e}"));
         let id = answer["sessionId"]
             .as_str()
             .unwrap_or_else(|| panic!("no sessionId in {answer}"))
@@ -324,8 +337,12 @@ impl Session {
     /// Runs `script` (a function body; `arguments[i]` are `args`) and returns its value.
     #[track_caller]
     pub(crate) fn execute(&self, script: &str, args: Value) -> Value {
-        self.call("POST", "/execute/sync", Some(json!({"script": script, "args": args})))
-            .unwrap_or_else(|e| panic!("script failed: {e}\n{script}"))
+        self.call(
+            "POST",
+            "/execute/sync",
+            Some(json!({"script": script, "args": args})),
+        )
+        .unwrap_or_else(|e| panic!("script failed: {e}\n{script}"))
     }
 
     /// Goes to the UI's route `hash` (`#/sagas?failed`) without reloading the page.
@@ -335,13 +352,17 @@ impl Session {
     }
 
     pub(crate) fn find_all(&self, css: &str) -> Vec<Element> {
-        self.call("POST", "/elements", Some(json!({"using": "css selector", "value": css})))
-            .ok()
-            .and_then(|v| v.as_array().cloned())
-            .unwrap_or_default()
-            .iter()
-            .filter_map(|e| e[ELEMENT].as_str().map(|id| Element(id.to_owned())))
-            .collect()
+        self.call(
+            "POST",
+            "/elements",
+            Some(json!({"using": "css selector", "value": css})),
+        )
+        .ok()
+        .and_then(|v| v.as_array().cloned())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|e| e[ELEMENT].as_str().map(|id| Element(id.to_owned())))
+        .collect()
     }
 
     /// Elements matching `css` inside `parent`.
@@ -368,7 +389,11 @@ impl Session {
               .then((reply) => done({reply}), (error) => done({error: String(error)}));";
         let body = body.map(|b| b.to_string());
         let answer = self
-            .call("POST", "/execute/async", Some(json!({"script": script, "args": [method, path, body]})))
+            .call(
+                "POST",
+                "/execute/async",
+                Some(json!({"script": script, "args": [method, path, body]})),
+            )
             .unwrap_or_else(|e| panic!("invoke failed: {e}"));
         if let Some(error) = answer.get("error") {
             panic!("the api command failed for {method} {path}: {error}");
@@ -459,8 +484,12 @@ impl Session {
     /// Types `text` into an input.
     #[track_caller]
     pub(crate) fn type_text(&self, element: &Element, text: &str) {
-        self.call("POST", &format!("/element/{}/value", element.0), Some(json!({"text": text})))
-            .unwrap_or_else(|e| panic!("cannot type: {e}"));
+        self.call(
+            "POST",
+            &format!("/element/{}/value", element.0),
+            Some(json!({"text": text})),
+        )
+        .unwrap_or_else(|e| panic!("cannot type: {e}"));
     }
 
     pub(crate) fn text(&self, element: &Element) -> String {
@@ -471,9 +500,13 @@ impl Session {
     }
 
     pub(crate) fn attribute(&self, element: &Element, name: &str) -> Option<String> {
-        self.call("GET", &format!("/element/{}/attribute/{name}", element.0), None)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
+        self.call(
+            "GET",
+            &format!("/element/{}/attribute/{name}", element.0),
+            None,
+        )
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
     }
 
     /// The window as a PNG file at `path`.
@@ -485,7 +518,8 @@ impl Session {
         let png = base64::engine::general_purpose::STANDARD
             .decode(data.as_str().expect("base64 PNG"))
             .expect("valid base64");
-        std::fs::write(path, png).unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
+        std::fs::write(path, png)
+            .unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
     }
 
     /// Closes the app.
@@ -511,7 +545,11 @@ pub(crate) mod procs {
     fn parents() -> HashMap<u32, u32> {
         let mut parents = HashMap::new();
         for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-            let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|s| s.parse::<u32>().ok())
+            else {
                 continue;
             };
             let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
@@ -533,7 +571,12 @@ pub(crate) mod procs {
         let mut i = 0;
         while i < found.len() {
             let parent = found[i];
-            found.extend(parents.iter().filter(|(_, p)| **p == parent).map(|(c, _)| *c));
+            found.extend(
+                parents
+                    .iter()
+                    .filter(|(_, p)| **p == parent)
+                    .map(|(c, _)| *c),
+            );
             i += 1;
         }
         found
