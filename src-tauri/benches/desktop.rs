@@ -32,13 +32,18 @@ const IDLE: Duration = Duration::from_secs(10);
 const SPANS_PER_REQUEST: usize = 5_000;
 
 fn main() {
-    // `cargo bench` passes `--bench`; a filter is not supported.
+    // `cargo bench ... -- start|memory|paint|large` runs only those (cargo adds `--bench`).
+    let only: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    let run = |name: &str| only.is_empty() || only.iter().any(|o| o == name);
     let display = Display::start();
     let mut rows: Vec<[String; 3]> = Vec::new();
 
     // Cold starts: a fresh app (fresh store, fresh demo) each time.
     let mut starts = Vec::new();
-    for _ in 0..COLD_STARTS {
+    for _ in 0..if run("start") { COLD_STARTS } else { 0 } {
         let desktop = Desktop::new(Path::new(APP));
         let driver = Driver::start(&display, &desktop.launch);
         let started = Instant::now();
@@ -47,22 +52,22 @@ fn main() {
         starts.push(started.elapsed());
         session.delete();
     }
-    starts.sort();
-    let median = starts[starts.len() / 2];
-    let max = *starts.last().expect("runs");
-    println!(
-        "cold starts: {:?}",
-        starts.iter().map(|d| ms(*d)).collect::<Vec<_>>()
-    );
-    rows.push([
-        "cold start to a usable window".into(),
-        format!(
-            "median {} ms, max {} ms ({COLD_STARTS} runs)",
-            ms(median),
-            ms(max)
-        ),
-        verdict(max < Duration::from_secs(2), "< 2 s"),
-    ]);
+    if !starts.is_empty() {
+        starts.sort();
+        let median = starts[starts.len() / 2];
+        let max = *starts.last().expect("runs");
+        let all: Vec<u128> = starts.iter().map(|d| ms(*d)).collect();
+        println!("cold starts (ms): {all:?}");
+        rows.push([
+            "cold start to a usable window".into(),
+            format!(
+                "median {} ms, max {} ms ({COLD_STARTS} runs)",
+                ms(median),
+                ms(max)
+            ),
+            verdict(max < Duration::from_secs(2), "< 2 s"),
+        ]);
+    }
 
     // One app for the rest.
     let desktop = Desktop::new(Path::new(APP));
@@ -71,77 +76,89 @@ fn main() {
     session.wait_for("[data-cluster]", Duration::from_secs(60));
     let app = procs::find(driver.process.pid(), "switchyard-desktop").expect("the app's process");
 
-    std::thread::sleep(IDLE);
-    let (app_kib, agent_kib, detail) = memory(app);
-    println!(
-        "idle memory after {}s, per process (RSS, PSS KiB): {detail}",
-        IDLE.as_secs()
-    );
-    rows.push([
-        "idle memory (app + WebKit processes)".into(),
-        format!(
-            "RSS {} MB, PSS {} MB (demo agent apart: RSS {} MB)",
-            app_kib.0 / 1024,
-            app_kib.1 / 1024,
-            agent_kib.0 / 1024
-        ),
-        verdict(app_kib.1 / 1024 < 250, "< 250 MB (PSS)"),
-    ]);
+    if run("memory") {
+        std::thread::sleep(IDLE);
+        let (app_kib, agent_kib, detail) = memory(app);
+        println!(
+            "idle memory after {}s, per process (RSS, PSS KiB): {detail}",
+            IDLE.as_secs()
+        );
+        rows.push([
+            "idle memory (app + WebKit processes)".into(),
+            format!(
+                "RSS {} MB, PSS {} MB (demo agent apart: RSS {} MB)",
+                app_kib.0 / 1024,
+                app_kib.1 / 1024,
+                agent_kib.0 / 1024
+            ),
+            verdict(app_kib.1 / 1024 < 250, "< 250 MB (PSS)"),
+        ]);
+    }
 
     let mut rng = rand::rngs::StdRng::seed_from_u64(8);
-    let ten = big_trace(&mut rng, 10_000);
-    send(&desktop, &ten);
-    wait_stored(&session, &ten.id, ten.spans.len());
-    let mut paints = Vec::new();
-    for _ in 0..FIRST_PAINTS {
-        match first_paint(&session, &ten.id) {
-            Some(paint) => paints.push(paint),
-            None => break,
+    if run("paint") {
+        let ten = big_trace(&mut rng, 10_000);
+        send(&desktop, &ten);
+        wait_stored(&session, &ten.id, ten.spans.len());
+        let (fetch, parse, bytes) = fetch_breakdown(&session, &ten.id);
+        println!(
+            "10,000-span trace through the api command: {fetch:.0} ms to the reply ({:.1} MB body), \
+         {parse:.0} ms to parse it",
+            bytes / 1e6
+        );
+        let mut paints = Vec::new();
+        for _ in 0..FIRST_PAINTS {
+            match first_paint(&session, &ten.id) {
+                Some(paint) => paints.push(paint),
+                None => break,
+            }
+        }
+        if paints.is_empty() {
+            rows.push([
+                "first paint, 10,000-span waterfall".into(),
+                "n/a: no `waterfall-first-paint` measure (traces view not built?)".into(),
+                "not measured".into(),
+            ]);
+        } else {
+            paints.sort_by(f64::total_cmp);
+            let median = paints[paints.len() / 2];
+            let max = *paints.last().expect("runs");
+            println!("first paints (ms): {paints:?}");
+            rows.push([
+                "first paint, 10,000-span waterfall".into(),
+                format!(
+                    "median {median:.0} ms, max {max:.0} ms ({} runs)",
+                    paints.len()
+                ),
+                verdict(median < 300.0, "< 300 ms, median"),
+            ]);
         }
     }
-    if paints.is_empty() {
+
+    if run("large") {
+        let hundred = big_trace(&mut rng, 100_000);
+        send(&desktop, &hundred);
+        wait_stored(&session, &hundred.id, hundred.spans.len());
+        session.route("#/");
+        session.wait_for("main[data-view=overview]", Duration::from_secs(20));
+        let opened = Instant::now();
+        session.route(&format!("#/traces/{}", hundred.id));
+        let painted = session.wait_script_for(
+            "return document.body.dataset.waterfallPainted === '100000';",
+            Duration::from_secs(120),
+        );
+        let took = opened.elapsed();
+        let alive = procs::tree(app).iter().all(|pid| procs::alive(*pid)) && procs::alive(app);
         rows.push([
-            "first paint, 10,000-span waterfall".into(),
-            "n/a: no `waterfall-first-paint` measure (traces view not built?)".into(),
-            "not measured".into(),
-        ]);
-    } else {
-        paints.sort_by(f64::total_cmp);
-        let median = paints[paints.len() / 2];
-        let max = *paints.last().expect("runs");
-        println!("first paints (ms): {paints:?}");
-        rows.push([
-            "first paint, 10,000-span waterfall".into(),
-            format!(
-                "median {median:.0} ms, max {max:.0} ms ({} runs)",
-                paints.len()
-            ),
-            verdict(max < 300.0, "< 300 ms"),
+            "100,000-span trace opens".into(),
+            if painted {
+                format!("painted in {} ms, app alive: {alive}", ms(took))
+            } else {
+                format!("not painted within 120 s, app alive: {alive}")
+            },
+            verdict(painted && alive, "opens, no crash"),
         ]);
     }
-
-    let hundred = big_trace(&mut rng, 100_000);
-    send(&desktop, &hundred);
-    wait_stored(&session, &hundred.id, hundred.spans.len());
-    session.route("#/");
-    session.wait_for("main[data-view=overview]", Duration::from_secs(20));
-    let opened = Instant::now();
-    session.route(&format!("#/traces/{}", hundred.id));
-    let painted = session.wait_script_for(
-        "return document.body.dataset.waterfallPainted === '100000';",
-        Duration::from_secs(120),
-    );
-    let took = opened.elapsed();
-    let alive = procs::tree(app).iter().all(|pid| procs::alive(*pid)) && procs::alive(app);
-    rows.push([
-        "100,000-span trace opens".into(),
-        if painted {
-            format!("painted in {} ms, app alive: {alive}", ms(took))
-        } else {
-            format!("not painted within 120 s, app alive: {alive}")
-        },
-        verdict(painted && alive, "opens, no crash"),
-    ]);
     session.delete();
 
     print_table(&rows);
@@ -196,6 +213,29 @@ fn first_paint(session: &Session, trace: &str) -> Option<f64> {
     found
         .then(|| session.execute(script, json!([])).as_f64())
         .flatten()
+}
+
+/// How long the UI's request for the trace takes through IPC (ms), parsing its body
+/// (ms), and the body's size (bytes): the part of the first paint before the view.
+fn fetch_breakdown(session: &Session, trace: &str) -> (f64, f64, f64) {
+    let script = "const done = arguments[arguments.length - 1];
+        const t0 = performance.now();
+        window.__TAURI_INTERNALS__
+          .invoke('api', {method: 'GET', path: '/api/traces/' + arguments[0], body: null, contentType: null})
+          .then((reply) => {
+            const t1 = performance.now();
+            JSON.parse(reply.body);
+            done([t1 - t0, performance.now() - t1, reply.body.length]);
+          }, (e) => done(String(e)));";
+    let mut best = (f64::MAX, f64::MAX, 0.0);
+    for _ in 0..3 {
+        let got = session.execute_async(script, json!([trace]));
+        let n = |i: usize| got[i].as_f64().unwrap_or_else(|| panic!("{got}"));
+        if n(0) < best.0 {
+            best = (n(0), n(1), n(2));
+        }
+    }
+    best
 }
 
 /// A synthetic trace: its id (hex) and spans with the service of each.

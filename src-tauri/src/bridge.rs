@@ -52,9 +52,17 @@ pub async fn api(
     content_type: Option<String>,
 ) -> Result<Reply, String> {
     let runtime = shell.runtime().await?;
-    request(runtime.api_router(), &method, &path, body, content_type)
+    let started = std::time::Instant::now();
+    let reply = request(runtime.api_router(), &method, &path, body, content_type)
         .await
-        .map_err(|e| e.to_string())
+        .map_err(|e| e.to_string())?;
+    tracing::debug!(
+        "{method} {path}: {} ({} bytes) in {:?}",
+        reply.status,
+        reply.body.len(),
+        started.elapsed()
+    );
+    Ok(reply)
 }
 
 /// Sends one request through `router` as a loopback caller and reads the whole answer.

@@ -85,6 +85,7 @@ pub fn run(options: Options) -> anyhow::Result<()> {
                 .name("console-start".into())
                 .spawn(move || tauri::async_runtime::block_on(start(handle, options)))?;
             stop_on_signals(app.handle().clone());
+            software_rendering(app)?;
             Ok(())
         })
         .build(tauri::generate_context!())
@@ -168,6 +169,26 @@ async fn stop(app: &tauri::AppHandle) {
     if let Err(e) = runtime.stop().await {
         tracing::error!("the console did not stop cleanly: {e:#}");
     }
+}
+
+/// Where the GPU is not wanted, WebKitGTK paints on the CPU: no compositing through
+/// OpenGL (software GL under Xvfb and in VMs costs ~90 MB in the web process).
+/// `SWITCHYARD_WEBVIEW_GPU=1` keeps WebKit's default.
+fn software_rendering(app: &tauri::App) -> tauri::Result<()> {
+    #[cfg(target_os = "linux")]
+    if std::env::var_os("SWITCHYARD_WEBVIEW_GPU").is_none_or(|v| v != "1") {
+        for window in app.webview_windows().into_values() {
+            window.with_webview(|webview| {
+                use webkit2gtk::{HardwareAccelerationPolicy, SettingsExt as _, WebViewExt as _};
+                if let Some(settings) = webview.inner().settings() {
+                    settings.set_hardware_acceleration_policy(HardwareAccelerationPolicy::Never);
+                }
+            })?;
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = app;
+    Ok(())
 }
 
 /// SIGTERM and SIGINT close the app as its window would: the demo stops, the store is

@@ -77,6 +77,20 @@ fn the_app_opens_on_the_demo_cluster_and_drives_it() {
         open_view(&session, view);
         shoot(&session, &shots, view);
     }
+    // The dark theme, on the views with the most colour.
+    let theme = session.wait_for("[data-testid=theme]", SHORT);
+    session.click(&theme);
+    session.wait_script(
+        "return document.documentElement.dataset.theme === 'dark';",
+        SHORT,
+    );
+    open_view(&session, "overview");
+    shoot(&session, &shots, "overview-dark");
+    session.route("#/sagas?failed");
+    session.wait_for("tr[data-saga-id]", SHORT);
+    shoot(&session, &shots, "sagas-dark");
+    let theme = session.wait_for("[data-testid=theme]", SHORT);
+    session.click(&theme);
     breaker_trip_and_reset(&session, &shots);
     session.delete();
 }

@@ -345,6 +345,17 @@ impl Session {
         .unwrap_or_else(|e| panic!("script failed: {e}\n{script}"))
     }
 
+    /// Runs an async `script` (it calls `arguments[arguments.length - 1]` with its value).
+    #[track_caller]
+    pub(crate) fn execute_async(&self, script: &str, args: Value) -> Value {
+        self.call(
+            "POST",
+            "/execute/async",
+            Some(json!({"script": script, "args": args})),
+        )
+        .unwrap_or_else(|e| panic!("script failed: {e}\n{script}"))
+    }
+
     /// Goes to the UI's route `hash` (`#/sagas?failed`) without reloading the page.
     #[track_caller]
     pub(crate) fn route(&self, hash: &str) {
