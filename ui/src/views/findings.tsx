@@ -83,7 +83,7 @@ export function Findings(_: { route: Route }) {
                   onClick={() => setActive(i)}
                 >
                   <td>
-                    <span class={`state ${f.kind === "projection_lagging" ? "half_open" : "error"}`}>{kindWords(f.kind)}</span>
+                    <span class={`state ${f.kind === "projection_lagging" ? "half_open" : "failed"}`}>{kindWords(f.kind)}</span>
                   </td>
                   <td class="mono">{to ? <a href={to}>{f.subject}</a> : f.subject}</td>
                   <td>{f.summary}</td>

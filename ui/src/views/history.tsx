@@ -106,7 +106,7 @@ function Commands({ route }: { route: Route }) {
 export function verdictClass(verdict: string | null): string {
   if (!verdict) return "pending";
   if (verdict === "confirmed") return "ok";
-  if (verdict === "reopened" || verdict === "failed_again") return "error";
+  if (verdict === "reopened" || verdict === "failed_again") return "failed";
   return "unknown";
 }
 
@@ -167,13 +167,17 @@ export function CommandTable({ records, keys = false, showTarget = true }: { rec
               <td>{r.cluster}</td>
               <td>{r.reason || <span class="muted">—</span>}</td>
               <td>
-                <span class={`state ${r.outcome === "ok" ? "ok" : "error"}`}>{r.outcome}</span>
+                <span class={`state ${r.outcome === "ok" ? "ok" : "failed"}`}>{r.outcome}</span>
                 {r.error ? <div class="bad-text small">{r.error}</div> : null}
               </td>
               <td>
-                <span class={`state ${verdictClass(r.verdict)}`} data-testid="verdict">
-                  {r.verdict ? r.verdict.replace(/_/g, " ") : "pending"}
-                </span>
+                {r.verdict || r.outcome === "ok" ? (
+                  <span class={`state ${verdictClass(r.verdict)}`} data-testid="verdict">
+                    {r.verdict ? r.verdict.replace(/_/g, " ") : "pending"}
+                  </span>
+                ) : (
+                  <span class="muted" title="the command did not take effect: nothing to check">—</span>
+                )}
                 {r.verdict_detail != null ? <div class="muted small">{detailText(r.verdict_detail)}</div> : null}
               </td>
             </tr>,
@@ -337,7 +341,7 @@ function Events({ route }: { route: Route }) {
 /** A colour for any state an agent reports. */
 export function pillClass(state: string): string {
   if (["closed", "completed", "ok", "connected", "resolved"].includes(state)) return "ok";
-  if (["open", "forced_open", "failed", "error", "disconnected", "needs_operator"].includes(state)) return "error";
+  if (["open", "forced_open", "failed", "error", "disconnected", "needs_operator"].includes(state)) return "failed";
   if (["half_open", "compensated", "compensating", "running", "retrying"].includes(state)) return "half_open";
   return "unknown";
 }

@@ -187,7 +187,7 @@ function ClusterPanel({
                 <td class="mono">{a.endpoint}</td>
                 <td>{tls ? `on${tls.domain ? `, as ${tls.domain}` : ""}${tls.ca ? `, CA ${tls.ca}` : ""}` : "off"}</td>
                 <td>
-                  <span class={`state ${h?.connected ? "ok" : "error"}`}>{h ? (h.connected ? "connected" : "disconnected") : "unknown"}</span>
+                  <span class={`state ${h?.connected ? "ok" : "failed"}`}>{h ? (h.connected ? "connected" : "disconnected") : "unknown"}</span>
                   {h?.last_error && !h.connected ? <div class="muted small">{h.last_error}</div> : null}
                 </td>
                 <td>{h?.last_seen_unix_ms ? ago(h.last_seen_unix_ms) : "never"}</td>
@@ -201,7 +201,7 @@ function ClusterPanel({
           <ErrorBox error={testError} action="Testing the connection" />
           {tests?.map((t) => (
             <div key={t.endpoint} data-agent={t.endpoint} data-ok={String(t.ok)}>
-              <span class={`state ${t.ok ? "ok" : "error"}`}>{t.ok ? "ok" : (t.kind ?? "error").replace(/_/g, " ")}</span>{" "}
+              <span class={`state ${t.ok ? "ok" : "failed"}`}>{t.ok ? "ok" : (t.kind ?? "error").replace(/_/g, " ")}</span>{" "}
               <span class="mono">{t.endpoint}</span>:{" "}
               {t.ok ? `agent ${t.agent_id ?? "?"}, version ${t.version ?? "?"}` : <span>{t.error ?? "no answer"}</span>}
             </div>
