@@ -265,7 +265,8 @@ export function actionsFor(row: Pick<BoardRow, "state" | "automaticState" | "ove
   const manual = row.override != null || (MANUAL as readonly string[]).includes(row.state);
   if (row.state !== "forced_open") actions.push("trip");
   if (row.state !== "disabled") actions.push("disable");
-  if (row.automaticState === "open" || row.automaticState === "half_open") actions.push("reset");
+  // Reset ends any override and closes with fresh counts: for anything but a plain closed breaker.
+  if (manual || row.state !== "closed" || row.automaticState === "open" || row.automaticState === "half_open") actions.push("reset");
   if (manual) actions.push("release");
   return actions;
 }
@@ -290,7 +291,7 @@ export function explain(action: BreakerAction, row: Pick<BoardRow, "name" | "ser
     case "disable":
       return `Holds ${row.name} closed ${ttlWords(ttlSeconds)}: every call goes through to ${who} whatever its failures, so nothing stops callers from piling onto a failing ${who}.`;
     case "reset":
-      return `Closes ${row.name} now with fresh counts: calls reach ${who} again at once. If ${who} still fails, the breaker opens again once its window fills with failures.`;
+      return `${row.override ? `Ends the manual override (${overrideText(row.override)}) and closes` : "Closes"} ${row.name} now with fresh counts: calls reach ${who} again at once. If ${who} still fails, the breaker opens again once its window fills with failures.`;
     case "release":
       return `Ends the manual override${row.override ? ` (${overrideText(row.override)})` : ""}: ${row.name} goes back to its automatic state, which is ${stateWords(row.automaticState)} now.`;
   }

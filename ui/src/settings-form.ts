@@ -151,13 +151,19 @@ export function receiverDraft(s: ReceiverSettings): ReceiverDraft {
   };
 }
 
-/** Why `text` is not a listen address (`127.0.0.1:4317`, `[::1]:4317`, `0.0.0.0:4317`), or null. */
+/** Why `text` is not a listen address (`127.0.0.1:4317`, `0.0.0.0:4317`, `[::1]:4317`), or null. */
 export function addressError(text: string): string | null {
   const value = text.trim();
-  if (!value) return "an address and port, e.g. 127.0.0.1:4317";
-  const m = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(value);
-  if (!m) return "write it as host:port, e.g. 127.0.0.1:4317";
-  const port = Number(m[2]);
+  if (!value) return "an IP address and port, e.g. 127.0.0.1:4317";
+  const v4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3}):(\d{1,5})$/.exec(value);
+  const v6 = /^\[([0-9A-Fa-f:.]+)\]:(\d{1,5})$/.exec(value);
+  if (!v4 && !v6) {
+    if (/^[A-Za-z][A-Za-z0-9.-]*:\d+$/.test(value)) return "an IP address, not a host name: 127.0.0.1 for this machine only, 0.0.0.0 for every interface";
+    return "write it as IP:port, e.g. 127.0.0.1:4317";
+  }
+  if (v4 && v4.slice(1, 5).some((octet) => Number(octet) > 255)) return "each part of an IPv4 address is 0 to 255";
+  if (v6 && !v6[1].includes(":")) return "not an IPv6 address";
+  const port = Number(v4 ? v4[5] : v6![2]);
   if (port < 1 || port > 65535) return "the port is 1 to 65535";
   return null;
 }
@@ -173,26 +179,28 @@ export function durationError(text: string): string | null {
   return "a duration such as 7days, 36h or 2weeks, or off to keep everything";
 }
 
+/** Blank fields are allowed: they save as null, which is the default. */
 export function validateReceiver(d: ReceiverDraft): Errors {
   const errors: Errors = {};
-  const grpc = addressError(d.otlpGrpc);
+  const grpc = d.otlpGrpc.trim() ? addressError(d.otlpGrpc) : null;
   if (grpc) errors.otlpGrpc = grpc;
-  const http = addressError(d.otlpHttp);
+  const http = d.otlpHttp.trim() ? addressError(d.otlpHttp) : null;
   if (http) errors.otlpHttp = http;
-  if (!grpc && !http && d.otlpGrpc.trim() === d.otlpHttp.trim()) errors.otlpHttp = "gRPC and HTTP need different ports";
-  const age = durationError(d.retentionAge);
+  if (!grpc && !http && d.otlpGrpc.trim() && d.otlpGrpc.trim() === d.otlpHttp.trim()) errors.otlpHttp = "gRPC and HTTP need different ports";
+  const age = d.retentionAge.trim() ? durationError(d.retentionAge) : null;
   if (age) errors.retentionAge = age;
   const size = d.retentionSizeMib.trim();
-  if (!/^\d+$/.test(size)) errors.retentionSizeMib = "whole MiB, 0 for no limit";
+  if (size && !/^\d+$/.test(size)) errors.retentionSizeMib = "whole MiB, 0 for no limit";
   return errors;
 }
 
 export function receiverSettings(d: ReceiverDraft): ReceiverSettings {
+  const text = (v: string) => v.trim() || null;
   return {
-    otlp_grpc: d.otlpGrpc.trim(),
-    otlp_http: d.otlpHttp.trim(),
-    retention_age: d.retentionAge.trim(),
-    retention_size_mib: Number(d.retentionSizeMib.trim()),
+    otlp_grpc: text(d.otlpGrpc),
+    otlp_http: text(d.otlpHttp),
+    retention_age: text(d.retentionAge),
+    retention_size_mib: d.retentionSizeMib.trim() ? Number(d.retentionSizeMib.trim()) : null,
   };
 }
 

@@ -210,8 +210,9 @@ describe("actionsFor", () => {
     expect(actionsFor(row("closed"))).toEqual(["trip", "disable"]);
     expect(actionsFor(row("open", "open"))).toEqual(["trip", "disable", "reset"]);
     expect(actionsFor(row("half_open", "half_open"))).toEqual(["trip", "disable", "reset"]);
-    expect(actionsFor(row("forced_open", "closed", true))).toEqual(["disable", "release"]);
-    expect(actionsFor(row("disabled"))).toEqual(["trip", "release"]);
+    expect(actionsFor(row("forced_open", "closed", true))).toEqual(["disable", "reset", "release"]);
+    expect(actionsFor(row("disabled"))).toEqual(["trip", "reset", "release"]);
+    expect(actionsFor(row("observe_only", "open"))).toEqual(["trip", "disable", "reset", "release"]);
   });
 });
 
@@ -240,7 +241,9 @@ describe("words", () => {
     expect(explain("trip", row)).toMatch(/^Forces upstream\.orders open until you reset or release it: every call .* rejected at once/);
     expect(explain("trip", row, 900)).toContain("for 15m, then it goes back to automatic");
     expect(explain("disable", row, 300)).toMatch(/^Holds upstream\.orders closed for 5m/);
-    expect(explain("reset", row)).toContain("fresh counts");
+    expect(explain("reset", row)).toMatch(/^Closes upstream\.orders now with fresh counts/);
+    const forced = { ...row, override: { kind: "forced_open" as const, by: "alice", reason: null, untilMs: null } };
+    expect(explain("reset", forced)).toMatch(/^Ends the manual override \(forced open by alice until released\) and closes/);
     expect(explain("release", row)).toContain("which is open now");
   });
 

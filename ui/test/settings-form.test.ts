@@ -132,8 +132,10 @@ describe("receiver settings", () => {
   it("checks addresses", () => {
     expect(addressError("127.0.0.1:4317")).toBeNull();
     expect(addressError("[::1]:4317")).toBeNull();
-    expect(addressError("localhost:4318")).toBeNull();
-    expect(addressError("4317")).toMatch(/host:port/);
+    expect(addressError("0.0.0.0:4318")).toBeNull();
+    expect(addressError("localhost:4318")).toMatch(/not a host name/);
+    expect(addressError("4317")).toMatch(/IP:port/);
+    expect(addressError("300.0.0.1:4317")).toMatch(/0 to 255/);
     expect(addressError("127.0.0.1:70000")).toMatch(/1 to 65535/);
     expect(addressError("")).toMatch(/address/);
   });
@@ -149,6 +151,12 @@ describe("receiver settings", () => {
     expect(receiverSettings(d)).toEqual(saved);
     const bad = { ...d, otlpHttp: d.otlpGrpc, retentionSizeMib: "1.5", retentionAge: "soon" };
     expect(Object.keys(validateReceiver(bad)).sort()).toEqual(["otlpHttp", "retentionAge", "retentionSizeMib"]);
+  });
+
+  it("saves blank fields as null: the default", () => {
+    const blank = { otlpGrpc: " ", otlpHttp: "", retentionAge: "", retentionSizeMib: "" };
+    expect(validateReceiver(blank)).toEqual({});
+    expect(receiverSettings(blank)).toEqual({ otlp_grpc: null, otlp_http: null, retention_age: null, retention_size_mib: null });
   });
 
   it("names the fields that wait for a restart", () => {

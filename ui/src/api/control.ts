@@ -127,6 +127,7 @@ export interface AgentTest {
   kind: string | null;
 }
 
+/** Saved or running settings; a null port: this console does not receive (another process does). */
 export interface ReceiverSettings {
   otlp_grpc: string | null;
   otlp_http: string | null;
@@ -139,6 +140,8 @@ export interface SettingsAnswer {
   settings: ReceiverSettings;
   effective: ReceiverSettings;
   db_path: string | null;
+  /** The settings file they are saved in. */
+  file?: string;
   restart_required: boolean;
 }
 

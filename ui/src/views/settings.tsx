@@ -38,18 +38,20 @@ export function Settings(_: { route: Route }) {
   );
 }
 
-type Editing = { mode: "add" } | { mode: "edit"; name: string } | null;
+
 
 function Clusters() {
   const clusters = useResource(() => api.get<Cluster[]>("/clusters"), [], { liveOn: ["agent"], throttleMs: 2000 });
   const health = useResource(() => api.get<AgentHealth[]>("/agents"), [], { liveOn: ["agent"], throttleMs: 1000, everyMs: 5000 });
-  const [editing, setEditing] = useState<Editing>(null);
+  const [editing, setEditing] = useState<string | null>(null);
+  const [added, setAdded] = useState(0);
   const [removing, setRemoving] = useState<string | null>(null);
   const [autoTest, setAutoTest] = useState<{ name: string; n: number } | null>(null);
   const list = clusters.data ?? [];
 
   const saved = (name: string) => {
     setEditing(null);
+    setAdded((n) => n + 1);
     clusters.reload();
     health.reload();
     setAutoTest({ name, n: Date.now() });
@@ -59,26 +61,18 @@ function Clusters() {
     <>
       <div class="toolbar">
         <h2>Clusters</h2>
-        {editing?.mode !== "add" ? (
-          <button type="button" class="small primary" onClick={() => setEditing({ mode: "add" })} data-testid="add-cluster">
-            Add a cluster
-          </button>
-        ) : null}
+        <button type="button" class="small" onClick={() => document.querySelector<HTMLElement>("#add-cluster input")?.focus()} data-testid="add-cluster">
+          Add a cluster
+        </button>
       </div>
       <ErrorBox error={clusters.error} action="Reading the clusters" />
-      {editing?.mode === "add" ? (
-        <div class="panel">
-          <h3>New cluster</h3>
-          <ClusterForm editing={null} existing={list.map((c) => c.name)} onSaved={saved} onCancel={() => setEditing(null)} />
-        </div>
-      ) : null}
       {clusters.data === undefined ? (
         clusters.error ? null : <Loading what="clusters" />
-      ) : list.length === 0 && editing?.mode !== "add" ? (
+      ) : list.length === 0 ? (
         <Empty>No clusters yet: add one with its agents' addresses and tokens.</Empty>
       ) : (
         list.map((c) =>
-          editing?.mode === "edit" && editing.name === c.name ? (
+          editing === c.name ? (
             <div class="panel" key={c.name} data-cluster={c.name}>
               <h3>Edit cluster {c.name}</h3>
               <ClusterForm editing={c} existing={list.map((x) => x.name)} onSaved={saved} onCancel={() => setEditing(null)} />
@@ -89,12 +83,16 @@ function Clusters() {
               cluster={c}
               health={health.data ?? []}
               autoTest={autoTest?.name === c.name ? autoTest.n : 0}
-              onEdit={() => setEditing({ mode: "edit", name: c.name })}
+              onEdit={() => setEditing(c.name)}
               onRemove={() => setRemoving(c.name)}
             />
           ),
         )
       )}
+      <div class="panel" id="add-cluster">
+        <h3>Add a cluster</h3>
+        <ClusterForm key={added} editing={null} existing={list.map((c) => c.name)} onSaved={saved} />
+      </div>
       {removing ? (
         <Confirm
           title={`Remove cluster ${removing}`}
@@ -187,7 +185,7 @@ function ClusterPanel({
                 <td class="mono">{a.endpoint}</td>
                 <td>{tls ? `on${tls.domain ? `, as ${tls.domain}` : ""}${tls.ca ? `, CA ${tls.ca}` : ""}` : "off"}</td>
                 <td>
-                  <span class={`state ${h?.connected ? "ok" : "failed"}`}>{h ? (h.connected ? "connected" : "disconnected") : "unknown"}</span>
+                  <span class={`state ${h ? (h.connected ? "ok" : "failed") : "unknown"}`}>{h ? (h.connected ? "connected" : "disconnected") : "unknown"}</span>
                   {h?.last_error && !h.connected ? <div class="muted small">{h.last_error}</div> : null}
                 </td>
                 <td>{h?.last_seen_unix_ms ? ago(h.last_seen_unix_ms) : "never"}</td>
@@ -221,7 +219,8 @@ function ClusterForm({
   editing: Cluster | null;
   existing: string[];
   onSaved: (name: string) => void;
-  onCancel: () => void;
+  /** Absent: the form stays (adding), and Cancel clears it. */
+  onCancel?: () => void;
 }) {
   const [draft, setDraft] = useState<ClusterDraft>(() => (editing ? draftOf(editing) : emptyDraft()));
   const [errors, setErrors] = useState<Errors>({});
@@ -338,8 +337,8 @@ function ClusterForm({
       </button>
       <ErrorBox error={apiError} action={editing ? "Saving the cluster" : "Adding the cluster"} />
       <div class="buttons">
-        <button type="button" onClick={onCancel}>
-          Cancel
+        <button type="button" onClick={onCancel ?? (() => (setDraft(emptyDraft()), setErrors({}), setTried(false), setApiError(null)))}>
+          {onCancel ? "Cancel" : "Clear"}
         </button>
         <button type="submit" class="primary" disabled={busy} data-testid="save-cluster">
           {busy ? "Saving…" : editing ? "Save" : "Add cluster"}
@@ -365,12 +364,19 @@ function Field({ label, error, name, children }: { label: string; error?: string
   );
 }
 
-const RECEIVER_FIELDS: { key: keyof ReceiverDraft; api: keyof SettingsAnswer["settings"]; label: string; hint: string; restart: boolean }[] = [
-  { key: "otlpGrpc", api: "otlp_grpc", label: "OTLP/gRPC address", hint: "where services send traces, metrics and logs over gRPC", restart: true },
-  { key: "otlpHttp", api: "otlp_http", label: "OTLP/HTTP address", hint: "the same over HTTP (protobuf or JSON)", restart: true },
-  { key: "retentionAge", api: "retention_age", label: "Keep telemetry for", hint: "e.g. 7days, 36h; off keeps everything", restart: false },
-  { key: "retentionSizeMib", api: "retention_size_mib", label: "Keep the database under (MiB)", hint: "the oldest telemetry goes first; 0 for no limit", restart: false },
+const RECEIVER_FIELDS: { key: keyof ReceiverDraft; api: keyof SettingsAnswer["settings"]; label: string; hint: string; placeholder: string }[] = [
+  { key: "otlpGrpc", api: "otlp_grpc", label: "OTLP/gRPC address", hint: "where services send traces, metrics and logs over gRPC", placeholder: "127.0.0.1:4317" },
+  { key: "otlpHttp", api: "otlp_http", label: "OTLP/HTTP address", hint: "the same over HTTP (protobuf or JSON)", placeholder: "127.0.0.1:4318" },
+  { key: "retentionAge", api: "retention_age", label: "Keep telemetry for", hint: "e.g. 7days, 36h; off keeps everything", placeholder: "7days" },
+  { key: "retentionSizeMib", api: "retention_size_mib", label: "Keep the database under (MiB)", hint: "the oldest telemetry goes first; 0 for no limit", placeholder: "2048" },
 ];
+
+/** What runs now, for the line under a field. */
+function runningText(answer: SettingsAnswer, key: keyof SettingsAnswer["settings"]): string {
+  const value = answer.effective[key];
+  if (value == null) return key.startsWith("otlp") ? "this console does not receive now (another process does)" : "the default";
+  return String(value);
+}
 
 function Receiver() {
   const settings = useResource(() => control.settings(), []);
@@ -418,10 +424,12 @@ function Receiver() {
         settings.error ? null : <Loading what="the receiver settings" />
       ) : (
         <form class="panel receiver-form" data-testid="receiver-form" onSubmit={save} noValidate>
+          <p class="muted small">Saved settings take effect when the app restarts; a blank field saves the default.</p>
           {RECEIVER_FIELDS.map((f) => (
             <Field key={f.key} label={f.label} error={errors[f.key]} name={f.key}>
               <input
                 value={draft[f.key]}
+                placeholder={f.placeholder}
                 aria-invalid={errors[f.key] ? true : undefined}
                 onInput={(e) => {
                   const next = { ...draft, [f.key]: e.currentTarget.value };
@@ -432,19 +440,31 @@ function Receiver() {
               />
               <span class="muted small">
                 {f.hint}
-                {f.restart ? "; takes effect when the app restarts" : ""}
-                {answer && waiting.includes(f.api) ? ` — running now: ${answer.effective[f.api] ?? "—"}` : ""}
+                {answer ? (
+                  <>
+                    {" · "}
+                    <span class={waiting.includes(f.api) ? "pending-text" : ""}>
+                      running now: {runningText(answer, f.api)}
+                      {waiting.includes(f.api) ? " — the saved value takes effect when the app restarts" : ""}
+                    </span>
+                  </>
+                ) : null}
               </span>
             </Field>
           ))}
           {answer?.db_path ? (
             <p class="muted small">
               Database: <span class="mono">{answer.db_path}</span>
+              {answer.file ? (
+                <>
+                  {" · "}settings saved in <span class="mono">{answer.file}</span>
+                </>
+              ) : null}
             </p>
           ) : null}
           {answer?.restart_required ? (
             <p class="notice" data-testid="restart-required">
-              Saved. The new ports take effect when the app restarts.
+              {savedAt ? "Saved: " : "The saved settings differ from the running ones: "}the changes marked above take effect when the app restarts.
             </p>
           ) : savedAt ? (
             <p class="notice ok-notice">Saved and in effect.</p>
