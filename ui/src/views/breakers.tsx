@@ -4,7 +4,7 @@
 
 import { useState } from "preact/hooks";
 import { control } from "../api/control";
-import type { CommandRecord } from "../api";
+import { api, type Cluster, type CommandRecord } from "../api";
 import {
   filterRows,
   groupByCluster,
@@ -42,6 +42,8 @@ function Board({ route }: { route: Route }) {
   const live = useLiveBreakers();
   const board = useResource(() => control.board(Date.now() - RATE_WINDOW_S * 1000, Date.now()), [], { everyMs: 10_000 });
   const commands = useResource(() => control.history({ limit: 200 }), [], { liveOn: ["command"], throttleMs: 1000 });
+  const clusterList = useResource(() => api.get<Cluster[]>("/clusters"), [], { liveOn: ["inventory"], throttleMs: 2000 });
+  const viewOnly = new Set((clusterList.data ?? []).filter((c) => c.view_only).map((c) => c.name));
 
   const rows = live.breakers ? mergeBoard(live.breakers, board.data ?? [], RATE_WINDOW_S, commands.data ?? []) : undefined;
   const shown = rows ? filterRows(rows, { text, state: stateFilter, cluster: clusterFilter }) : [];
@@ -123,7 +125,10 @@ function Board({ route }: { route: Route }) {
       ) : (
         groups.map((group) => (
           <div class="panel board-group" key={group.cluster} data-group={group.cluster}>
-            <h2>{group.cluster ? `Cluster ${group.cluster}` : "Reported by telemetry only (no agent reports them)"}</h2>
+            <h2>
+              {group.cluster ? `Cluster ${group.cluster}` : "Reported by telemetry only (no agent reports them)"}
+              {viewOnly.has(group.cluster) ? <span class="badge">view only: the console refuses commands to it</span> : null}
+            </h2>
             <table class="board">
               <thead>
                 <tr>

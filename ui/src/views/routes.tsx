@@ -3,7 +3,7 @@
 // sides), the shadow share, the shadowed requests and their response differences, and
 // the gateway's requests per upstream over time. Changed live by `route` events.
 
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import { live, type Command, type RouteView } from "../api";
 import { control } from "../api/control";
 import { clientsMoving, describeCommand, diffRate, percentText, sideShares, snapPercent } from "../board";
@@ -76,6 +76,9 @@ function RoutePanel({ route: r, range }: { route: RouteView; range: string }) {
   const [shadow, setShadow] = useState(String(r.shadow_percent));
   const [shadowError, setShadowError] = useState<string | null>(null);
   const [command, setCommand] = useState<Command | null>(null);
+  const dragging = useRef(false);
+  const settle = useRef<ReturnType<typeof setTimeout> | null>(null);
+  useEffect(() => () => void (settle.current && clearTimeout(settle.current)), []);
   const chart = useResource(() => control.routePlot(r.name, range), [r.name, range], { liveOn: ["route"], throttleMs: 5000, everyMs: 30_000 });
 
   // Follow the agent's value unless a change is waiting for confirmation.
@@ -125,11 +128,22 @@ function RoutePanel({ route: r, range }: { route: RouteView; range: string }) {
               value={weight}
               data-testid="weight"
               aria-label={`${r.name}: percent of clients on ${r.new_target}`}
-              onInput={(e) => setWeight(snapPercent(Number(e.currentTarget.value)))}
+              onPointerDown={() => (dragging.current = true)}
+              onInput={(e) => {
+                setWeight(snapPercent(Number(e.currentTarget.value)));
+                if (settle.current) clearTimeout(settle.current);
+              }}
               onChange={(e) => {
                 const value = snapPercent(Number(e.currentTarget.value));
                 setWeight(value);
-                if (value !== r.new_percent) setCommand({ action: "set_weight", route: r.name, new_percent: value });
+                if (settle.current) clearTimeout(settle.current);
+                const ask = () => {
+                  if (value !== r.new_percent) setCommand({ action: "set_weight", route: r.name, new_percent: value });
+                };
+                // Letting go of the mouse asks at once; arrow keys ask once they stop.
+                if (dragging.current) ask();
+                else settle.current = setTimeout(ask, 900);
+                dragging.current = false;
               }}
             />
           </label>
@@ -147,6 +161,7 @@ function RoutePanel({ route: r, range }: { route: RouteView; range: string }) {
       <div class="route-shadow">
         <form
           class="inline-form"
+          noValidate
           onSubmit={(e) => {
             e.preventDefault();
             askShadow();
@@ -192,7 +207,7 @@ function RoutePanel({ route: r, range }: { route: RouteView; range: string }) {
           cluster={r.cluster}
           command={command}
           title={words.title}
-          explain={`${words.explain}${command.action === "set_weight" ? ` ${clientsMoving(r.new_percent, command.new_percent)}% of clients change sides (from ${r.new_percent}%).` : ""}`}
+          explain={`${words.explain}${command.action === "set_weight" ? ` Now ${r.new_percent}%: ${clientsMoving(r.new_percent, command.new_percent)}% of clients change sides.` : ` Now ${r.shadow_percent}%.`}`}
           confirmLabel={words.confirmLabel}
           onClose={() => {
             setCommand(null);
