@@ -293,7 +293,7 @@ export function explain(action: BreakerAction, row: Pick<BoardRow, "name" | "ser
     case "reset":
       return `${row.override ? `Ends the manual override (${overrideText(row.override)}) and closes` : "Closes"} ${row.name} now with fresh counts: calls reach ${who} again at once. If ${who} still fails, the breaker opens again once its window fills with failures.`;
     case "release":
-      return `Ends the manual override${row.override ? ` (${overrideText(row.override)})` : ""}: ${row.name} goes back to its automatic state, which is ${stateWords(row.automaticState)} now.`;
+      return `Ends the manual override${row.override ? ` (${overrideText(row.override)})` : ""}: ${row.name} goes back to its automatic state${row.automaticState ? `, which is ${stateWords(row.automaticState)} now` : ""}.`;
   }
 }
 
@@ -351,7 +351,8 @@ export function describeCommand(command: Command): CommandWords {
     case "disable":
     case "reset":
     case "release": {
-      const row = { name: command.breaker, service: "", automaticState: "closed", override: null };
+      // What the finding knows: the breaker's name, not its service or automatic state.
+      const row = { name: command.breaker, service: "", automaticState: "", override: null };
       const ttl = "ttl_seconds" in command ? command.ttl_seconds : null;
       return {
         title: `${ACTION_LABELS[command.action]} breaker ${command.breaker}`,

@@ -260,7 +260,7 @@ describe("words", () => {
 
   it("describes the commands findings propose", () => {
     expect(describeCommand({ action: "compensate_saga", saga_id: "o-1" })).toMatchObject({ confirmLabel: "Compensate", danger: true });
-    expect(describeCommand({ action: "release", breaker: "b" }).explain).toContain("Ends the manual override");
+    expect(describeCommand({ action: "release", breaker: "b" }).explain).toBe("Ends the manual override: b goes back to its automatic state.");
     expect(describeCommand({ action: "set_weight", route: "catalog", new_percent: 30 }).explain).toContain("30% of clients");
   });
 });

@@ -17,7 +17,7 @@ import { useNow } from "./breaker-live";
 const KIND_WORDS: Record<string, string> = {
   saga_needs_operator: "Saga needs an operator",
   saga_stuck: "Saga stuck",
-  breaker_without_traffic: "Breaker stuck open",
+  breaker_without_traffic: "Breaker stuck: no traffic",
   projection_lagging: "Projection lagging",
 };
 
