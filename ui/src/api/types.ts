@@ -22,19 +22,6 @@ export interface AgentHealth {
   reconnects: number;
 }
 
-export interface BreakerView {
-  cluster: string;
-  agent: string;
-  name: string;
-  service: string;
-  state: "closed" | "open" | "half_open" | string;
-  automatic_state: string;
-  failure_rate: number;
-  window_calls: number;
-  since_unix_ms: number;
-  manual: { action: string; by?: string; reason?: string; until_unix_ms?: number | null } | null;
-}
-
 export interface RouteView {
   cluster: string;
   agent: string;

@@ -1,7 +1,8 @@
 // Overview: every cluster with its agents' health, and the counts that need a look —
 // failed sagas and breakers not closed in the last hour — each a link to the list.
 
-import { api, type AgentHealth, type BreakerView, type Cluster } from "../api";
+import { api, type AgentHealth, type Cluster } from "../api";
+import type { LiveBreaker } from "../api/control";
 import { ErrorBox, Empty, Loading } from "../components/feedback";
 import { ago } from "../format";
 import { useResource } from "../hooks";
@@ -19,12 +20,12 @@ const FAILED_LIMIT = 500;
 async function loadCounts(): Promise<Counts> {
   const [failed, breakers] = await Promise.all([
     api.get<unknown[]>("/sagas", { failed: true, since: "1h", limit: FAILED_LIMIT }),
-    api.get<BreakerView[]>("/breakers"),
+    api.get<LiveBreaker[]>("/breakers"),
   ]);
   return {
     failedSagas: failed.length,
     moreFailed: failed.length >= FAILED_LIMIT,
-    openBreakers: breakers.filter((b) => b.state === "open").length,
+    openBreakers: breakers.filter((b) => b.state === "open" || b.state === "forced_open").length,
     halfOpenBreakers: breakers.filter((b) => b.state === "half_open").length,
   };
 }

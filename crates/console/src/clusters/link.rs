@@ -13,7 +13,7 @@ use tokio::task::JoinHandle;
 
 use super::config::AgentEndpoint;
 use super::connect::connect;
-use super::live::LiveState;
+use super::live::{BreakerTransition, LiveState};
 use super::views::{AgentHealth, AgentInventory, FaultView, LiveEvent, RouteView, SagaStatusView};
 use crate::clock::now_unix_ms;
 
@@ -181,9 +181,15 @@ impl Link {
                 return;
             }
             Change::Breaker(t) => {
-                if let Some(breaker) = self
-                    .live
-                    .breaker_changed(&cluster, &endpoint, &t.name, &t.to, at)
+                let transition = BreakerTransition {
+                    name: &t.name,
+                    to: &t.to,
+                    by: &t.by,
+                    reason: &t.reason,
+                };
+                if let Some(breaker) =
+                    self.live
+                        .breaker_changed(&cluster, &endpoint, &transition, at)
                 {
                     self.live.publish(LiveEvent::Breaker {
                         breaker,

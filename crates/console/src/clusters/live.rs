@@ -8,11 +8,21 @@ use std::sync::{Arc, PoisonError, RwLock};
 use tokio::sync::broadcast;
 
 use super::views::{
-    AgentHealth, AgentInventory, BreakerView, FaultView, LiveEvent, RouteView, SagaStatusView,
+    AgentHealth, AgentInventory, BreakerView, FaultView, LiveEvent, OverrideView, RouteView,
+    SagaStatusView,
 };
 
 /// Saga statuses kept per agent (the newest); the store has the full history.
 const RECENT_SAGAS: usize = 500;
+
+/// One breaker transition an agent reported.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BreakerTransition<'a> {
+    pub(crate) name: &'a str,
+    pub(crate) to: &'a str,
+    pub(crate) by: &'a str,
+    pub(crate) reason: &'a str,
+}
 
 #[derive(Debug, Default)]
 struct AgentState {
@@ -83,12 +93,13 @@ impl LiveState {
     }
 
     /// Applies a breaker transition; returns the breaker as it is now, if known.
+    /// A transition: the new state, and the manual override it sets or ends (its
+    /// expiry comes with the next inventory refresh).
     pub(crate) fn breaker_changed(
         &self,
         cluster: &str,
         endpoint: &str,
-        name: &str,
-        to: &str,
+        transition: &BreakerTransition<'_>,
         at_unix_ms: i64,
     ) -> Option<BreakerView> {
         self.update(cluster, endpoint, |agent| {
@@ -96,9 +107,19 @@ impl LiveState {
                 .inventory
                 .breakers
                 .iter_mut()
-                .find(|b| b.name == name)?;
-            breaker.state = to.to_owned();
+                .find(|b| b.name == transition.name)?;
+            breaker.state = transition.to.to_owned();
             breaker.since_unix_ms = at_unix_ms;
+            breaker.manual = match transition.to {
+                "forced_open" | "disabled" => Some(OverrideView {
+                    state: transition.to.to_owned(),
+                    by: transition.by.to_owned(),
+                    reason: transition.reason.to_owned(),
+                    set_at_unix_ms: at_unix_ms,
+                    expires_at_unix_ms: None,
+                }),
+                _ => None,
+            };
             Some(breaker.clone())
         })
     }
