@@ -93,6 +93,25 @@ fn main() {
             ),
             verdict(app_kib.1 / 1024 < 250, "< 250 MB (PSS)"),
         ]);
+        // The same with the webview painting on the CPU (no Mesa software GL).
+        let mut soft = Desktop::new(Path::new(APP));
+        soft.launch
+            .env
+            .push(("SWITCHYARD_SOFTWARE_RENDERING".into(), "1".into()));
+        let soft_driver = Driver::start(&display, &soft.launch);
+        let soft_session = soft_driver.session(&soft.launch);
+        soft_session.wait_for("[data-cluster]", Duration::from_secs(60));
+        std::thread::sleep(IDLE);
+        let soft_app = procs::find(soft_driver.process.pid(), "switchyard-desktop")
+            .expect("the app's process");
+        let (soft_kib, _, detail) = memory(soft_app);
+        println!("idle memory, software rendering (RSS, PSS KiB): {detail}");
+        rows.push([
+            "idle memory, SWITCHYARD_SOFTWARE_RENDERING=1".into(),
+            format!("RSS {} MB, PSS {} MB", soft_kib.0 / 1024, soft_kib.1 / 1024),
+            verdict(soft_kib.1 / 1024 < 250, "< 250 MB (PSS)"),
+        ]);
+        soft_session.delete();
     }
 
     let mut rng = rand::rngs::StdRng::seed_from_u64(8);
