@@ -69,50 +69,36 @@ fn main() {
         ]);
     }
 
+    // Idle memory: one app at a time, so shared pages are not split with another.
+    if run("memory") {
+        for (label, software) in [
+            ("idle memory (app + WebKit processes)", false),
+            ("idle memory, SWITCHYARD_SOFTWARE_RENDERING=1", true),
+        ] {
+            let (total, agent, detail) = idle_memory(&display, software);
+            println!(
+                "{label} after {}s, per process (RSS/PSS KiB): {detail}",
+                IDLE.as_secs()
+            );
+            rows.push([
+                label.into(),
+                format!(
+                    "PSS {} MB, RSS {} MB (the demo agent apart: PSS {} MB)",
+                    total.1 / 1024,
+                    total.0 / 1024,
+                    agent.1 / 1024
+                ),
+                verdict(total.1 / 1024 < 250, "< 250 MB, PSS"),
+            ]);
+        }
+    }
+
     // One app for the rest.
     let desktop = Desktop::new(Path::new(APP));
     let driver = Driver::start(&display, &desktop.launch);
     let session = driver.session(&desktop.launch);
     session.wait_for("[data-cluster]", Duration::from_secs(60));
     let app = procs::find(driver.process.pid(), "switchyard-desktop").expect("the app's process");
-
-    if run("memory") {
-        std::thread::sleep(IDLE);
-        let (app_kib, agent_kib, detail) = memory(app);
-        println!(
-            "idle memory after {}s, per process (RSS, PSS KiB): {detail}",
-            IDLE.as_secs()
-        );
-        rows.push([
-            "idle memory (app + WebKit processes)".into(),
-            format!(
-                "RSS {} MB, PSS {} MB (demo agent apart: RSS {} MB)",
-                app_kib.0 / 1024,
-                app_kib.1 / 1024,
-                agent_kib.0 / 1024
-            ),
-            verdict(app_kib.1 / 1024 < 250, "< 250 MB (PSS)"),
-        ]);
-        // The same with the webview painting on the CPU (no Mesa software GL).
-        let mut soft = Desktop::new(Path::new(APP));
-        soft.launch
-            .env
-            .push(("SWITCHYARD_SOFTWARE_RENDERING".into(), "1".into()));
-        let soft_driver = Driver::start(&display, &soft.launch);
-        let soft_session = soft_driver.session(&soft.launch);
-        soft_session.wait_for("[data-cluster]", Duration::from_secs(60));
-        std::thread::sleep(IDLE);
-        let soft_app = procs::find(soft_driver.process.pid(), "switchyard-desktop")
-            .expect("the app's process");
-        let (soft_kib, _, detail) = memory(soft_app);
-        println!("idle memory, software rendering (RSS, PSS KiB): {detail}");
-        rows.push([
-            "idle memory, SWITCHYARD_SOFTWARE_RENDERING=1".into(),
-            format!("RSS {} MB, PSS {} MB", soft_kib.0 / 1024, soft_kib.1 / 1024),
-            verdict(soft_kib.1 / 1024 < 250, "< 250 MB (PSS)"),
-        ]);
-        soft_session.delete();
-    }
 
     let mut rng = rand::rngs::StdRng::seed_from_u64(8);
     if run("paint") {
@@ -198,6 +184,23 @@ fn print_table(rows: &[[String; 3]]) {
     for [what, figure, goal] in rows {
         println!("| {what} | {figure} | {goal} |");
     }
+}
+
+/// A fresh app's memory after it has shown the overview and idled for [`IDLE`].
+fn idle_memory(display: &Display, software: bool) -> ((u64, u64), (u64, u64), String) {
+    let mut desktop = Desktop::new(Path::new(APP));
+    if software {
+        let env = ("SWITCHYARD_SOFTWARE_RENDERING".to_owned(), "1".to_owned());
+        desktop.launch.env.push(env);
+    }
+    let driver = Driver::start(display, &desktop.launch);
+    let session = driver.session(&desktop.launch);
+    session.wait_for("[data-cluster]", Duration::from_secs(60));
+    std::thread::sleep(IDLE);
+    let app = procs::find(driver.process.pid(), "switchyard-desktop").expect("the app's process");
+    let measured = memory(app);
+    session.delete();
+    measured
 }
 
 /// The app's processes' memory, the demo agent's apart, and a per-process line.
