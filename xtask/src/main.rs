@@ -102,7 +102,10 @@ fn test() -> anyhow::Result<()> {
     cargo(&["test", "--workspace", "--doc"])?;
     // The browser-mode tests run the programs the workspace's test build just built.
     let bin_dir = target_dir().join("debug");
-    npm_with_env(&["run", "e2e"], &[("SWITCHYARD_BIN_DIR", bin_dir.as_os_str())])
+    npm_with_env(
+        &["run", "e2e"],
+        &[("SWITCHYARD_BIN_DIR", bin_dir.as_os_str())],
+    )
 }
 
 /// The cargo target directory (`CARGO_TARGET_DIR`, else `target`).
