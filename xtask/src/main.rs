@@ -262,7 +262,6 @@ fn run_browser_mode() -> anyhow::Result<()> {
 }
 
 fn bench() -> anyhow::Result<()> {
-    install_debian_packages(BENCH_PACKAGES)?;
     let benches = [
         ("switchyard-console", "ingest"),
         ("switchyard-resilience", "breaker"),
@@ -271,7 +270,15 @@ fn bench() -> anyhow::Result<()> {
         ("switchyard-saga", "saga"),
         ("switchyard-gateway", "proxy"),
         ("switchyard-console", "sagas"),
+        ("switchyard-desktop", "desktop"),
     ];
+    // The desktop bench drives the app, which starts the demo agent beside it, under
+    // Xvfb through tauri-driver.
+    let packages: Vec<&str> = [BENCH_PACKAGES, DESKTOP_PACKAGES, UI_TEST_PACKAGES].concat();
+    install_debian_packages(&packages)?;
+    install_tauri_driver()?;
+    build_ui()?;
+    cargo(&["build", "--release", "--package", "switchyard-agent"])?;
     for (package, bench) in benches {
         cargo(&["bench", "--package", package, "--bench", bench])?;
     }
