@@ -23,6 +23,7 @@ import { BreakerButtons, BreakerCommandDialog, StatePill } from "./breaker-comma
 import { BreakerDetail } from "./breaker-detail";
 import { useListKeys } from "./breaker-keys";
 import { useLiveBreakers, useNow } from "./breaker-live";
+import { ClusterSelect } from "../components/cluster-select";
 
 /** Calls/s come from the telemetry of this many last seconds. */
 const RATE_WINDOW_S = 120;
@@ -88,14 +89,7 @@ function Board({ route }: { route: Route }) {
         </label>
         <label>
           Cluster
-          <select value={clusterFilter ?? ""} onChange={(e) => setFilter({ cluster: e.currentTarget.value || null })}>
-            <option value="">every cluster</option>
-            {clusters.map((c) => (
-              <option key={c} value={c}>
-                {c}
-              </option>
-            ))}
-          </select>
+          <ClusterSelect value={clusterFilter ?? ""} clusters={clusters.map((name) => ({ name }))} onChange={(name) => setFilter({ cluster: name || null })} none="every cluster" />
         </label>
         {rows ? (
           <span class="muted count">

@@ -10,6 +10,7 @@ import { ago, clock } from "../format";
 import { useResource } from "../hooks";
 import { href, navigate, type Route } from "../router";
 import { useListKeys } from "./breaker-keys";
+import { ClusterSelect } from "../components/cluster-select";
 
 const LIMIT = 300;
 
@@ -60,14 +61,7 @@ function Commands({ route }: { route: Route }) {
       >
         <label>
           Cluster
-          <select value={cluster} onChange={(e) => set({ cluster: e.currentTarget.value || null })}>
-            <option value="">every cluster</option>
-            {(clusters.data ?? []).map((c) => (
-              <option key={c.name} value={c.name}>
-                {c.name}
-              </option>
-            ))}
-          </select>
+          <ClusterSelect value={cluster} clusters={clusters.data ?? []} onChange={(name) => set({ cluster: name || null })} none="every cluster" />
         </label>
         <label>
           Target (exact name: breaker, saga id, route)
@@ -263,14 +257,7 @@ function Events({ route }: { route: Route }) {
       >
         <label>
           Cluster
-          <select value={cluster} onChange={(e) => set({ cluster: e.currentTarget.value || null })}>
-            <option value="">every cluster</option>
-            {(clusters.data ?? []).map((c) => (
-              <option key={c.name} value={c.name}>
-                {c.name}
-              </option>
-            ))}
-          </select>
+          <ClusterSelect value={cluster} clusters={clusters.data ?? []} onChange={(name) => set({ cluster: name || null })} none="every cluster" />
         </label>
         <label>
           Kind

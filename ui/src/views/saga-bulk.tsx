@@ -11,6 +11,7 @@ import { Empty, ErrorBox } from "../components/feedback";
 import { useResource } from "../hooks";
 import { href } from "../router";
 import { RangePicker } from "./saga-list";
+import { ClusterSelect } from "../components/cluster-select";
 
 const ACTIONS: { value: BulkAction; label: string; explain: string }[] = [
   { value: "compensate", label: "Compensate", explain: "undoes the completed steps of each, in reverse order" },
@@ -108,14 +109,7 @@ export function SagaBulk({ filter, names, onDone }: { filter: SagaFilter; names:
         {writable.length > 1 || (clusters.data && writable.length === 0) ? (
           <label>
             Cluster
-            <select value={cluster} onChange={(e) => changed(setCluster)(e.currentTarget.value)}>
-              <option value="">choose…</option>
-              {writable.map((c) => (
-                <option key={c.name} value={c.name}>
-                  {c.name}
-                </option>
-              ))}
-            </select>
+            <ClusterSelect value={cluster} clusters={writable} onChange={changed(setCluster)} none="choose…" />
           </label>
         ) : null}
       </div>

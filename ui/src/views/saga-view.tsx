@@ -26,6 +26,7 @@ import { clock, duration } from "../format";
 import { useResource } from "../hooks";
 import { href, navigate } from "../router";
 import { SagaTrace } from "./saga-trace";
+import { ClusterSelect } from "../components/cluster-select";
 
 type ActionName = keyof SagaActions;
 
@@ -148,14 +149,7 @@ export function SagaView({ id }: { id: string }) {
         {!live && writable.length > 1 ? (
           <label class="inline">
             on cluster{" "}
-            <select value={clusterChoice} onChange={(e) => setClusterChoice(e.currentTarget.value)} data-testid="saga-cluster">
-              <option value="">choose…</option>
-              {writable.map((c) => (
-                <option key={c.name} value={c.name}>
-                  {c.name}
-                </option>
-              ))}
-            </select>
+            <ClusterSelect value={clusterChoice} clusters={writable} onChange={setClusterChoice} none="choose…" testId="saga-cluster" />
           </label>
         ) : null}
         <CompareButton instance={inst} />
