@@ -2,6 +2,8 @@
 // real demo cluster: the same flows as the desktop app's window test, and a screenshot
 // of every view in target/screenshots/browser.
 
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, expect, test } from "vitest";
@@ -76,7 +78,20 @@ test("a failed saga opens on its failing step", async () => {
   await expect.poll(() => page.locator("[data-testid=failing-step]").textContent()).toBe(failed.failed_step);
   expect(await page.locator(`[data-testid=saga-flow] [data-step="${failed.failed_step}"][data-step-status=failed]`).count()).toBeGreaterThan(0);
   await shot("saga");
+
+  // The saga exports as OTLP JSON: every line an export request with its spans.
+  const text = await downloaded("[data-testid=export-saga]");
+  const lines = text.trim().split("\n").map((line) => JSON.parse(line));
+  expect(lines.length).toBeGreaterThan(0);
+  expect(JSON.stringify(lines)).toContain(failed.saga_id);
 });
+
+/** Clicks `selector` and reads the file it downloads. */
+async function downloaded(selector: string): Promise<string> {
+  const [download] = await Promise.all([page.waitForEvent("download"), page.locator(selector).click()]);
+  const path = await download.path();
+  return readFileSync(path!, "utf8");
+}
 
 async function command(breaker: string, action: string) {
   const row = page.locator(`[data-breaker="${breaker}"]`);
@@ -120,6 +135,17 @@ test("traces search and a trace's waterfall", async () => {
   await page.locator("[data-testid=waterfall] [data-span-id]").first().waitFor();
   expect(await page.evaluate(() => document.body.dataset.waterfallPainted)).toBe(String(page1.traces[0].span_count));
   await shot("trace");
+
+  // Exported, then imported again through the file picker (as a dropped file is).
+  const text = await downloaded("[data-testid=export-trace]");
+  expect(JSON.parse(text).resourceSpans.length).toBeGreaterThan(0);
+  const file = join(mkdtempSync(join(tmpdir(), "switchyard-export-")), `trace-${id}.json`);
+  writeFileSync(file, text);
+  await open("#/traces");
+  await page.locator("[data-testid=import-file]").setInputFiles(file);
+  const toast = page.locator("[data-testid=import-toast][data-state=ok]");
+  await toast.waitFor({ timeout: 30_000 });
+  expect(await toast.textContent()).toContain(`${page1.traces[0].span_count} spans`);
 });
 
 test("routes, findings and settings render, in both themes", async () => {

@@ -353,3 +353,66 @@ fn imported_sagas_are_summarized_like_received_ones() {
     assert_eq!(sagas[0]["failed_step"], "charge-card");
     assert_eq!(sagas[0]["compensations"], 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commands_to_sagas_annotate_their_outcome_chart() {
+    use switchyard_console::plot::TimeRange as ChartRange;
+    use switchyard_console::plot::from_store;
+    use switchyard_store::records::{CommandRecord, Outcome as CommandOutcome, Records};
+
+    let dir = tempfile::tempdir().unwrap();
+    let db = db_in(&dir);
+    let serve = serve(&db);
+    let mut otlp = Otlp::connect(&serve).await;
+    let mut s = compensated(T0);
+    let mut spans = s.steps.clone();
+    spans.push(s.root("compensated", Some("card declined")));
+    otlp.spans("orders", spans).await;
+
+    let records = Records::open(&db).await.unwrap();
+    let at_unix_ms = (T0 / MS) as i64 + 60_000;
+    for (action, target) in [
+        ("retry_saga", "order-2"),
+        ("retry_saga", "order-9"),
+        ("trip", "payments"),
+    ] {
+        let command = CommandRecord {
+            id: 0,
+            at_unix_ms,
+            cluster: "shop".into(),
+            agent: Some("a".into()),
+            who: "carol".into(),
+            action: action.into(),
+            target: target.into(),
+            reason: "test".into(),
+            args: None,
+            outcome: CommandOutcome::Ok,
+            error: None,
+            result: None,
+            verdict: None,
+            verdict_at_unix_ms: None,
+            verdict_detail: None,
+        };
+        records.add_command(&command).await.unwrap();
+    }
+    let reader = Reader::open(&db).await.unwrap();
+    let range = ChartRange::new(
+        T0 as i64 - 60_000 * MS as i64,
+        T0 as i64 + 3_600_000 * MS as i64,
+    );
+    let chart = from_store::saga_outcomes(
+        &reader,
+        Some(&records),
+        Some("checkout"),
+        range,
+        300_000 * MS as i64,
+    )
+    .await
+    .unwrap();
+    let labels: Vec<&str> = chart.annotations.iter().map(|a| a.label.as_str()).collect();
+    // The retry of this saga; not another saga's, not a breaker's.
+    assert_eq!(labels, ["retry_saga by carol"]);
+    records.close().await;
+    drop(otlp);
+    serve.stop();
+}

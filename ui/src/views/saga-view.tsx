@@ -27,6 +27,7 @@ import { useResource } from "../hooks";
 import { href, navigate } from "../router";
 import { SagaTrace } from "./saga-trace";
 import { ClusterSelect } from "../components/cluster-select";
+import { ExportButton } from "../components/export-button";
 
 type ActionName = keyof SagaActions;
 
@@ -153,6 +154,13 @@ export function SagaView({ id }: { id: string }) {
           </label>
         ) : null}
         <CompareButton instance={inst} />
+        <ExportButton
+          what="the saga"
+          fileName={`saga-${inst.saga_id}.json`}
+          load={() => api.text(`/sagas/${encodeURIComponent(inst.saga_id)}/export`)}
+          testId="export-saga"
+          title="Download every trace of this saga as OTLP JSON (one request per line)"
+        />
         {actionsNote(actions, live?.status ?? inst.outcome) ? <span class="muted" data-testid="actions-note">{actionsNote(actions, live?.status ?? inst.outcome)}</span> : null}
       </div>
       {lastAnswer ? (

@@ -11,22 +11,11 @@ import { duration } from "../format";
 import { useResource } from "../hooks";
 import { href, type Route } from "../router";
 import { buildTree, serviceHue } from "../waterfall";
+import { ExportButton } from "../components/export-button";
 
 /** Where "← Traces" goes: the last search made (set by the search view). */
 export const LAST_SEARCH = "traces:last-search";
 
-/** Saves text as a file: a Blob behind an `<a download>` (also in the Tauri webview). */
-export function download(fileName: string, text: string, type = "application/json") {
-  const url = URL.createObjectURL(new Blob([text], { type }));
-  const a = document.createElement("a");
-  a.href = url;
-  a.download = fileName;
-  a.style.display = "none";
-  document.body.appendChild(a);
-  a.click();
-  a.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 10_000);
-}
 
 function useAvailableHeight(reserve: number): number {
   const [height, setHeight] = useState(() => Math.max(320, innerHeight - reserve));
@@ -64,20 +53,6 @@ export function TraceView({ id, route }: { id: string; route: Route }) {
   const spanInLink = route.query.get("span") ?? undefined;
   const height = useAvailableHeight(250);
 
-  const [exporting, setExporting] = useState(false);
-  const [exportError, setExportError] = useState<Error | null>(null);
-  useEffect(() => setExportError(null), [id]);
-  const exportTrace = async () => {
-    setExporting(true);
-    setExportError(null);
-    try {
-      download(`trace-${id}.json`, await telemetryApi.exportTrace(id));
-    } catch (e) {
-      setExportError(e as Error);
-    } finally {
-      setExporting(false);
-    }
-  };
 
   const onSelect = (span: Span | null) => {
     // Keep the link current without a new history entry or a route change.
@@ -118,12 +93,15 @@ export function TraceView({ id, route }: { id: string; route: Route }) {
           <div class="mono muted" data-testid="trace-id">{trace.data.trace_id}</div>
         </div>
         <div class="trace-actions">
-          <button type="button" onClick={exportTrace} disabled={exporting} data-testid="export-trace" title="Download this trace as OTLP JSON (an ExportTraceServiceRequest)">
-            {exporting ? "Exporting…" : "Export OTLP JSON"}
-          </button>
+          <ExportButton
+            what="the trace"
+            fileName={`trace-${id}.json`}
+            load={() => telemetryApi.exportTrace(id)}
+            testId="export-trace"
+            title="Download this trace as OTLP JSON (an ExportTraceServiceRequest)"
+          />
         </div>
       </div>
-      <ErrorBox error={exportError} action="Exporting the trace" />
       <dl class="trace-facts" data-testid="trace-header">
         <div>
           <dt>Duration</dt>

@@ -135,6 +135,7 @@ async fn sagas(State(state): State<AppState>, params: Params) -> Result<Response
     let name = params.string("name");
     let outcomes = from_store::saga_outcomes(
         &state.reader,
+        Some(&state.records),
         name.as_deref(),
         range(&params)?,
         interval.as_nanos() as i64,

@@ -118,14 +118,20 @@ async fn route(args: NamedPlotArgs) -> anyhow::Result<()> {
 
 async fn sagas(args: SagasPlotArgs) -> anyhow::Result<()> {
     let (reader, range) = open(&args.common).await?;
+    // Retries, compensations and resolutions sent to the sagas become annotations.
+    let records = Records::open(args.common.db.path()).await.ok();
     let chart = from_store::saga_outcomes(
         &reader,
+        records.as_ref(),
         args.name.as_deref(),
         range,
         args.interval.as_nanos() as i64,
     )
-    .await?;
-    written(&chart, &args.common)
+    .await;
+    if let Some(records) = records {
+        records.close().await;
+    }
+    written(&chart?, &args.common)
 }
 
 pub(super) async fn run(command: PlotCommand) -> anyhow::Result<()> {

@@ -167,9 +167,19 @@ pub async fn annotations(
     target: &str,
     range: TimeRange,
 ) -> Result<Vec<Annotation>, StoreError> {
+    annotations_where(records, Some(target), range, |_| true).await
+}
+
+/// The commands in `range` (sent to `target`, if given) that `keep` keeps, oldest first.
+async fn annotations_where(
+    records: &Records,
+    target: Option<&str>,
+    range: TimeRange,
+    keep: impl Fn(&switchyard_store::records::CommandRecord) -> bool,
+) -> Result<Vec<Annotation>, StoreError> {
     let commands = records
         .commands(&CommandQuery {
-            target: Some(target.to_owned()),
+            target: target.map(str::to_owned),
             since_unix_ms: Some(range.start_unix_nano / 1_000_000),
             limit: Some(200),
             ..CommandQuery::default()
@@ -179,6 +189,7 @@ pub async fn annotations(
         .into_iter()
         .rev()
         .filter(|c| c.at_unix_ms.saturating_mul(1_000_000) <= range.end_unix_nano)
+        .filter(|c| keep(c))
         .map(|c| {
             let mut label = format!("{} by {}", c.action, c.who);
             match (&c.error, &c.verdict) {
@@ -262,9 +273,11 @@ pub async fn route_throughput(
     })
 }
 
-/// Saga outcomes (by start time) per interval of `interval_ns`.
+/// Saga outcomes (by start time) per interval of `interval_ns`; the retries,
+/// compensations and resolutions sent to those sagas become annotations.
 pub async fn saga_outcomes(
     reader: &Reader,
+    records: Option<&Records>,
     saga_name: Option<&str>,
     range: TimeRange,
     interval_ns: i64,
@@ -284,6 +297,20 @@ pub async fn saga_outcomes(
         },
     )
     .await?;
+    let shown: std::collections::HashSet<String> =
+        instances.iter().map(|i| i.saga_id.clone()).collect();
+    let annotations = match records {
+        Some(records) => {
+            annotations_where(records, None, range, |c| {
+                matches!(
+                    c.action.as_str(),
+                    "retry_saga" | "compensate_saga" | "resolve_saga"
+                ) && (saga_name.is_none() || shown.contains(&c.target))
+            })
+            .await?
+        }
+        None => Vec::new(),
+    };
     let mut intervals: BTreeMap<i64, OutcomeCounts> = BTreeMap::new();
     for instance in instances {
         let offset = (instance.start_unix_nano - range.start_unix_nano).max(0);
@@ -307,6 +334,6 @@ pub async fn saga_outcomes(
         range,
         interval_ns,
         intervals: intervals.into_values().collect(),
-        annotations: Vec::new(),
+        annotations,
     })
 }
