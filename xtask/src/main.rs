@@ -108,11 +108,13 @@ fn test() -> anyhow::Result<()> {
     )
 }
 
-/// The cargo target directory (`CARGO_TARGET_DIR`, else `target`).
+/// The cargo target directory (`CARGO_TARGET_DIR`, else `target`), absolute: npm
+/// runs in `ui/`.
 fn target_dir() -> std::path::PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
+    let dir = std::env::var_os("CARGO_TARGET_DIR")
         .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| std::path::PathBuf::from("target"))
+        .unwrap_or_else(|| std::path::PathBuf::from("target"));
+    std::path::absolute(&dir).unwrap_or(dir)
 }
 
 /// The UI's npm packages (exactly the lock file's) and its build in `ui/dist`, which
