@@ -171,13 +171,25 @@ fn breaker_trip_and_reset(session: &Session, shots: &Path) {
 /// Clicks `action` on the board row, confirms, reads the agent's answer, closes.
 #[track_caller]
 fn command(session: &Session, row: &str, action: &str) {
-    let row_element = session.wait_for(row, SHORT);
-    let button = session
-        .find_in(&row_element, &format!("button[data-action={action}]"))
-        .into_iter()
-        .next()
-        .unwrap_or_else(|| panic!("no {action} button on {row}"));
-    session.click(&button);
+    // The row re-renders on live changes, and the last dialog may still be closing:
+    // find the button again until a click lands.
+    let deadline = Instant::now() + SHORT;
+    loop {
+        let row_element = session.wait_for(row, SHORT);
+        let button = session
+            .find_in(&row_element, &format!("button[data-action={action}]"))
+            .into_iter()
+            .next();
+        let clicked = match button {
+            Some(button) => session.try_click(&button),
+            None => Err(format!("no {action} button on {row}")),
+        };
+        match clicked {
+            Ok(()) => break,
+            Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(200)),
+            Err(e) => panic!("cannot {action} {row}: {e}"),
+        }
+    }
     let confirm = session.wait_for("[data-testid=confirm]", SHORT);
     session.click(&confirm);
     let answer = session.wait_for("[data-testid=answer]", SHORT);

@@ -488,8 +488,14 @@ impl Session {
 
     #[track_caller]
     pub(crate) fn click(&self, element: &Element) {
-        self.call("POST", &format!("/element/{}/click", element.0), None)
+        self.try_click(element)
             .unwrap_or_else(|e| panic!("cannot click: {e}"));
+    }
+
+    /// Clicks `element`, or says why not (e.g. "not interactable" while a dialog closes).
+    pub(crate) fn try_click(&self, element: &Element) -> Result<(), String> {
+        self.call("POST", &format!("/element/{}/click", element.0), None)
+            .map(|_| ())
     }
 
     /// Types `text` into an input.
