@@ -19,24 +19,8 @@ use std::time::{Duration, Instant};
 use prost::Message as _;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use support::{require_programs, start_demo, start_ui, ui_command};
+use support::{eventually, require_programs, start_demo, start_ui, ui_command};
 use switchyard_testkit::{SseReader, full_span, now_nanos, traces_request};
-
-/// Polls `check` every 500 ms for up to `limit`.
-async fn eventually<T>(
-    limit: Duration,
-    what: &str,
-    mut check: impl AsyncFnMut() -> Option<T>,
-) -> T {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-}
 
 async fn answer(response: reqwest::Response) -> (StatusCode, Value) {
     let status = response.status();

@@ -16,10 +16,10 @@ mod support;
 
 use std::path::Path;
 use std::process::Output;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
-use support::{free_port, require_programs, start_demo, switchyard};
+use support::{eventually, free_port, require_programs, start_demo, switchyard};
 use switchyard_console::closed_loop::ClosedLoop;
 use switchyard_console::clusters::Command;
 use switchyard_console::clusters::views::LiveEvent;
@@ -45,23 +45,6 @@ fn refused(output: &Output) -> String {
 
 fn json(output: &Output) -> Value {
     serde_json::from_str(&ok(output)).expect("JSON on stdout")
-}
-
-/// Polls `check` every 500 ms for up to `limit`; waits for the programs without timing
-/// them.
-async fn eventually<T>(
-    limit: Duration,
-    what: &str,
-    mut check: impl AsyncFnMut() -> Option<T>,
-) -> T {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
 }
 
 /// The state `switchyard breakers` (with `args`) lists for breaker `name`.

@@ -4,6 +4,7 @@
 use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
@@ -184,4 +185,21 @@ pub(crate) fn ui_command(clusters: &Path, db: &Path, extra: &[&str]) -> Command 
         .env("SWITCHYARD_CLUSTERS", clusters)
         .env_remove("SWITCHYARD_UI_TOKEN");
     command
+}
+
+/// Polls `check` every 500 ms for up to `limit`; waits for the programs without timing
+/// them.
+pub(crate) async fn eventually<T>(
+    limit: Duration,
+    what: &str,
+    mut check: impl AsyncFnMut() -> Option<T>,
+) -> T {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
 }
