@@ -145,7 +145,8 @@ test("traces search and a trace's waterfall", async () => {
   await page.locator("[data-testid=import-file]").setInputFiles(file);
   const toast = page.locator("[data-testid=import-toast][data-state=ok]");
   await toast.waitFor({ timeout: 30_000 });
-  expect(await toast.textContent()).toContain(`${page1.traces[0].span_count} spans`);
+  const spans = page1.traces[0].span_count;
+  expect(await toast.textContent()).toContain(`imported ${spans} span${spans === 1 ? "" : "s"}`);
 });
 
 test("routes, findings and settings render, in both themes", async () => {
